@@ -1,13 +1,99 @@
-// `xshot shot`: work in progress.
-import type { Command } from 'commander';
-import { action, addDisplayOption, EXIT_FAILURE, fail } from '../options';
+// `xshot shot [FILE|-]`: one screenshot of the screen, a region, a monitor or a window, as PNG, JPEG, WebP,
+// AVIF or raw RGBA, encoded straight from the frame's shared memory.
+import { type Command, Option } from 'commander';
+import { encode, formatFromName, formatFromPath, IMAGE_FORMATS, type ImageFormat } from '../encode';
+import { interruptScope } from '../lifecycle';
+import {
+  action,
+  addDisplayOption,
+  addSelectionOptions,
+  EXIT_OK,
+  parseIntegerIn,
+  type SelectionOptions,
+  UsageError,
+} from '../options';
+import { freshDefaultPath, writeOutput } from '../output';
+import { findWindowByName } from '../windows';
+import { connectDisplay, type Display } from '../xdisplay';
 
-export async function shot(_options: Record<string, unknown>): Promise<number> {
-  return fail('shot is not available yet', EXIT_FAILURE);
+export interface ShotOptions extends SelectionOptions {
+  format?: string;
+  quality?: number;
+  windowName?: string;
+  cursor?: boolean;
+  /** Folder for the default file name; default: the current folder. */
+  cwd?: string;
+}
+
+/** Takes one shot; resolves to the exit code. `file` '-' is stdout; undefined is a fresh default name. */
+export async function shot(file: string | undefined, options: ShotOptions): Promise<number> {
+  const format = chooseFormat(file, options.format);
+  if (options.window !== undefined && options.windowName !== undefined) {
+    throw new UsageError('--window and --window-name both name a window; give one');
+  }
+  if (options.monitor !== undefined && (options.window !== undefined || options.windowName !== undefined)) {
+    throw new UsageError('--monitor selects part of the screen, not of a window; drop --monitor or --window');
+  }
+  const target = file ?? freshDefaultPath(options.cwd ?? process.cwd(), new Date(), extensionOf(format));
+  const scope = interruptScope();
+  let display: Display | undefined;
+  try {
+    display = await connectDisplay(options.display);
+    const window =
+      options.windowName !== undefined ? await findWindowByName(display, options.windowName) : options.window;
+    const frame = await display.capture({
+      window,
+      monitor: options.monitor,
+      cursor: options.cursor,
+      ...options.region,
+    });
+    if (scope.signal.aborted) return EXIT_OK;
+    const data = await encode(frame, format, { quality: options.quality });
+    await writeOutput(target, data);
+    if (file === undefined) process.stdout.write(`${target}\n`);
+    return EXIT_OK;
+  } finally {
+    scope.release();
+    await display?.close();
+  }
+}
+
+function chooseFormat(file: string | undefined, name: string | undefined): ImageFormat {
+  if (name !== undefined) {
+    const format = formatFromName(name);
+    if (!format) throw new UsageError(`--format '${name}' is not one of ${IMAGE_FORMATS.join(', ')}`);
+    return format;
+  }
+  if (file === undefined || file === '-') return 'png';
+  const format = formatFromPath(file);
+  if (!format) {
+    throw new UsageError(
+      `cannot tell the format of '${file}' from its extension; use .png, .jpg, .webp, .avif or .raw, or --format`,
+    );
+  }
+  return format;
+}
+
+function extensionOf(format: ImageFormat): string {
+  return format === 'jpeg' ? 'jpg' : format;
 }
 
 export function register(program: Command): void {
-  const command = program.command('shot').description('shot');
+  const command = program
+    .command('shot')
+    .description('take a screenshot (PNG by default) of the screen, a region, a monitor or a window')
+    .argument('[file]', "output file, '-' for stdout (default: xshot-YYYYMMDD-HHMMSS.png here)")
+    .addOption(
+      new Option('-f, --format <name>', `image format: ${IMAGE_FORMATS.join(', ')} (default: from FILE)`),
+    )
+    .addOption(
+      new Option('-q, --quality <n>', 'quality 1-100 for jpeg, webp and avif').argParser(
+        parseIntegerIn(1, 100),
+      ),
+    )
+    .option('-n, --window-name <text>', 'the window whose title contains TEXT')
+    .option('-c, --cursor', 'include the mouse cursor');
   addDisplayOption(command);
-  command.action(action((options: Record<string, unknown>) => shot(options)));
+  addSelectionOptions(command);
+  command.action(action((file: string | undefined, options: ShotOptions) => shot(file, options)));
 }
