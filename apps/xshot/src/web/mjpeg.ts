@@ -29,6 +29,8 @@ export interface FanOutStats {
   clients: number;
   /** Frames not sent to some viewer because its socket was still busy with an older one. */
   skipped: number;
+  /** Bytes written but not yet taken by the viewers' sockets: bounded by one frame per viewer. */
+  bufferedBytes: number;
 }
 
 export class MjpegFanOut {
@@ -64,7 +66,9 @@ export class MjpegFanOut {
   }
 
   stats(): FanOutStats {
-    return { clients: this.viewers.size, skipped: this.skipped };
+    let bufferedBytes = 0;
+    for (const viewer of this.viewers) bufferedBytes += viewer.response.writableLength;
+    return { clients: this.viewers.size, skipped: this.skipped, bufferedBytes };
   }
 
   /** Ends every stream (the viewers see the end of the response) and stops listening. */

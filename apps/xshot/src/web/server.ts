@@ -31,6 +31,7 @@ export interface StreamStats {
   encoded: number;
   unchanged: number;
   skipped: number;
+  bufferedBytes: number;
   transport: string;
   detection: string;
   width: number;

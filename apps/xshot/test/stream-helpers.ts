@@ -1,0 +1,203 @@
+// Shared by the stream tests: an HTTP client that splits /stream.mjpeg into frames, plain GETs,
+// and a FrameSource whose pictures and "damage" the test controls.
+import { type ClientRequest, get, type IncomingMessage } from 'node:http';
+import type { ChangeDetection, FrameSource, Picture } from '../src/web/source';
+
+export interface Fetched {
+  status: number;
+  headers: IncomingMessage['headers'];
+  body: Buffer;
+}
+
+export function fetchUrl(url: string, headers: Record<string, string> = {}): Promise<Fetched> {
+  return new Promise((resolve, reject) => {
+    const request = get(url, { headers }, (response) => {
+      const chunks: Buffer[] = [];
+      response.on('data', (chunk: Buffer) => chunks.push(chunk));
+      response.on('end', () =>
+        resolve({ status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks) }),
+      );
+      response.on('error', reject);
+    });
+    request.on('error', reject);
+  });
+}
+
+export interface MjpegPart {
+  jpeg: Buffer;
+  capturedAt: number;
+}
+
+/** Reads /stream.mjpeg and keeps every part; `pause()` stops reading from the socket (a stalled viewer). */
+export class MjpegReader {
+  readonly parts: MjpegPart[] = [];
+  status = 0;
+  contentType = '';
+  ended = false;
+  private request: ClientRequest;
+  private response: IncomingMessage | null = null;
+  private pending: Buffer = Buffer.alloc(0);
+  private waiters: { count: number; resolve(): void }[] = [];
+  readonly ready: Promise<void>;
+
+  constructor(url: string) {
+    let ready: () => void = () => {};
+    let failed: (error: Error) => void = () => {};
+    this.ready = new Promise((resolve, reject) => {
+      ready = resolve;
+      failed = reject;
+    });
+    this.request = get(url, (response) => {
+      this.response = response;
+      this.status = response.statusCode ?? 0;
+      this.contentType = String(response.headers['content-type'] ?? '');
+      response.on('data', (chunk: Buffer) => this.take(chunk));
+      response.on('end', () => {
+        this.ended = true;
+      });
+      response.on('error', () => {
+        this.ended = true;
+      });
+      ready();
+    });
+    this.request.on('error', failed);
+  }
+
+  /** Resolves once `count` parts have arrived in total. */
+  waitForParts(count: number, timeoutMs = 10_000): Promise<void> {
+    if (this.parts.length >= count) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`only ${this.parts.length} of ${count} MJPEG parts within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+      this.waiters.push({
+        count,
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+      });
+    });
+  }
+
+  pause(): void {
+    this.response?.pause();
+  }
+
+  close(): void {
+    this.request.destroy();
+  }
+
+  private take(chunk: Buffer): void {
+    this.pending = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
+    for (;;) {
+      const headEnd = this.pending.indexOf('\r\n\r\n');
+      if (headEnd < 0) return;
+      const head = this.pending.subarray(0, headEnd).toString('latin1');
+      const length = Number(/Content-Length: (\d+)/i.exec(head)?.[1]);
+      if (!Number.isFinite(length)) throw new Error(`MJPEG part without Content-Length: ${head}`);
+      const start = headEnd + 4;
+      if (this.pending.length < start + length + 2) return;
+      const capturedAt = Number(/X-Capture-Time: ([\d.]+)/i.exec(head)?.[1] ?? Number.NaN);
+      this.parts.push({ jpeg: Buffer.from(this.pending.subarray(start, start + length)), capturedAt });
+      this.pending = this.pending.subarray(start + length + 2);
+      this.waiters = this.waiters.filter((waiter) => {
+        if (this.parts.length < waiter.count) return true;
+        waiter.resolve();
+        return false;
+      });
+    }
+  }
+}
+
+/** A FrameSource whose picture is a solid colour (or noise) the test sets, and whose damage it fires. */
+export class FakeSource implements FrameSource {
+  readonly transport = 'test';
+  detection: ChangeDetection;
+  captures = 0;
+  fallbackReason: string | null = null;
+  private rgb: Buffer;
+  private dirty = false;
+  private wake: (() => void) | null = null;
+  private lostResolve: (error: Error) => void = () => {};
+  readonly lost: Promise<Error>;
+
+  constructor(
+    readonly width: number,
+    readonly height: number,
+    options: { detection?: ChangeDetection } = {},
+  ) {
+    this.detection = options.detection ?? 'damage';
+    this.rgb = Buffer.alloc(width * height * 3);
+    this.lost = new Promise((resolve) => {
+      this.lostResolve = resolve;
+    });
+  }
+
+  /** Changes the picture; with `damage`, also reports it as DAMAGE would. */
+  paint(rgb: Buffer | { r: number; g: number; b: number }, options: { damage?: boolean } = {}): void {
+    if (Buffer.isBuffer(rgb)) this.rgb = Buffer.from(rgb);
+    else {
+      const next = Buffer.alloc(this.width * this.height * 3);
+      for (let i = 0; i < next.length; i += 3) {
+        next[i] = rgb.r;
+        next[i + 1] = rgb.g;
+        next[i + 2] = rgb.b;
+      }
+      this.rgb = next;
+    }
+    if (options.damage !== false) {
+      this.dirty = true;
+      this.wake?.();
+    }
+  }
+
+  pixels(): Buffer {
+    return Buffer.from(this.rgb);
+  }
+
+  waitForChange(timeoutMs: number, signal: AbortSignal): Promise<boolean> {
+    if (this.dirty && this.detection === 'damage') return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const finish = (value: boolean): void => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', onAbort);
+        this.wake = null;
+        resolve(value);
+      };
+      const onAbort = (): void => finish(false);
+      const timer = setTimeout(() => finish(false), timeoutMs);
+      signal.addEventListener('abort', onAbort);
+      if (this.detection === 'damage') this.wake = () => finish(true);
+    });
+  }
+
+  fallBackToPolling(reason: string): void {
+    this.detection = 'polling';
+    this.fallbackReason = reason;
+  }
+
+  async capture(): Promise<Picture> {
+    this.dirty = false;
+    this.captures++;
+    const rgb = this.rgb;
+    return { width: this.width, height: this.height, writeRGB: (target) => rgb.copy(target) };
+  }
+
+  die(error: Error): void {
+    this.lostResolve(error);
+  }
+
+  async close(): Promise<void> {}
+}
+
+export function noise(size: number): Buffer {
+  const buffer = Buffer.allocUnsafe(size);
+  for (let i = 0; i < size; i++) buffer[i] = (Math.random() * 256) | 0;
+  return buffer;
+}
+
+export function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
