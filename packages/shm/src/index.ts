@@ -1,2 +1,14 @@
-// placeholder
-export const placeholder = 1;
+// @xshm/shm: System V shared memory (and memfd) for Node.js, zero-copy, through koffi over libc.
+export { ShmError, type ShmErrorCode } from './errors';
+export { PAGE_SIZE as pageSize } from './libc';
+export { Memfd, type MemfdOptions } from './memfd';
+export {
+  Attachment,
+  type AttachOptions,
+  type CreateOptions,
+  list,
+  Segment,
+  type SegmentInfo,
+  shmmax,
+} from './segment';
+export type { ReadStreamOptions, SegmentReadStream, SegmentWriteStream, WriteStreamOptions } from './streams';
