@@ -2,3 +2,5 @@
 export { FrameBusError, type FrameBusErrorCode } from './errors';
 export { bytesPerPixel, isPixelFormat, PIXEL_FORMATS, type PixelFormat } from './format';
 export { ringKey } from './name';
+export type { EndReason, Frame, FrameReader, FrameView, RingEnd } from './reader';
+export { type FrameInput, FrameRing, type RingAddress, type RingOptions, type SlotClaim } from './ring';

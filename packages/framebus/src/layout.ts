@@ -113,7 +113,12 @@ export class RingLayout {
 
   constructor(buffer: Buffer) {
     this.buffer = buffer;
-    this.words = new Uint32Array(buffer.buffer, buffer.byteOffset, DATA_OFFSET / 4);
+    // A segment too small to be a ring gets no words; readGeometry() rejects it by size first.
+    this.words = new Uint32Array(
+      buffer.buffer,
+      buffer.byteOffset,
+      buffer.length >= DATA_OFFSET ? DATA_OFFSET / 4 : 0,
+    );
   }
 
   /** Writes a fresh header and an empty slot table (the producer, before anyone reads). */
