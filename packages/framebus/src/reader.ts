@@ -154,9 +154,8 @@ export class FrameReader implements Disposable {
   async *frames(options: { signal?: AbortSignal } = {}): AsyncGenerator<Frame, void, undefined> {
     this.#assertOpen('frames()');
     const { signal } = options;
-    const waiter = (this.#waiter ??= new SequenceWaiter(
-      addressOf(this.#attachment.buffer) + BigInt(HEADER.sequence),
-    ));
+    this.#waiter ??= new SequenceWaiter(addressOf(this.#attachment.buffer) + BigInt(HEADER.sequence));
+    const waiter = this.#waiter;
     let last = 0;
     for (;;) {
       if (this.#closed)
