@@ -36,6 +36,7 @@ export interface WindowClient extends EventEmitter {
     values: Record<string, number>,
   ): void;
   MapWindow(wid: number): void;
+  ResizeWindow(wid: number, width: number, height: number): void;
   DestroyWindow(wid: number): void;
   ChangeProperty(
     mode: number,
@@ -173,6 +174,10 @@ export class TopWindow {
     const netName = await call<number>((cb) => this.client.InternAtom(false, '_NET_WM_NAME', cb));
     const utf8 = await call<number>((cb) => this.client.InternAtom(false, 'UTF8_STRING', cb));
     this.client.ChangeProperty(PROP_MODE_REPLACE, this.id, netName, utf8, 8, text);
+  }
+
+  resize(width: number, height: number): void {
+    this.client.ResizeWindow(this.id, width, height);
   }
 
   destroy(): void {

@@ -14,6 +14,13 @@ export interface CaptureOptions {
   cursor?: boolean;
 }
 
+/** How a pixel sits in memory (mit-shm's PixelFormat, the fields xshot reads). */
+export interface PixelLayout {
+  depth: number;
+  bitsPerPixel: number;
+  channels: string;
+}
+
 export interface Frame extends EncodableImage {
   timestamp?: number;
 }
@@ -31,6 +38,7 @@ export interface ShmImage {
   readonly width: number;
   readonly height: number;
   readonly stride: number;
+  readonly format: PixelLayout;
   readonly data: Buffer;
   get(drawable: number, x: number, y: number): Promise<void>;
   put(

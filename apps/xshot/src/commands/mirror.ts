@@ -1,13 +1,123 @@
-// `xshot mirror`: work in progress.
-import type { Command } from 'commander';
-import { action, addDisplayOption, EXIT_FAILURE, fail } from '../options';
+// `xshot mirror --from A --to B`: a window on display B titled `mirror A` that shows A (or a region of it)
+// live. Zero-copy when one segment can be attached to both servers (ShmGetImage from A into it, ShmPutImage
+// to B from it); otherwise one Buffer.copy per frame between two images, and it says so.
+import { type Command, Option } from 'commander';
+import { aborted, interruptScope } from '../lifecycle';
+import { action, addFpsOption, EXIT_OK, parseRegion, type Region, UsageError } from '../options';
+import { TopWindow, type XEvent } from '../windows';
+import { connectDisplay, type Display, type ShmImage } from '../xdisplay';
 
-export async function mirror(_options: Record<string, unknown>): Promise<number> {
-  return fail('mirror is not available yet', EXIT_FAILURE);
+export interface MirrorOptions {
+  from?: string;
+  to?: string;
+  fps: number;
+  region?: Region;
+  /** Stop after this many frames (tests and benchmarks); default: until closed or interrupted. */
+  frames?: number;
+}
+
+/** How frames travel from A to B, for the status line. */
+export type MirrorPath = 'zero-copy' | 'copy';
+
+/** One image per side, and how to move a frame from A's to B's. */
+interface Pipe {
+  path: MirrorPath;
+  reason: string;
+  source: ShmImage;
+  target: ShmImage;
+  dispose(): void;
+}
+
+export async function mirror(options: MirrorOptions): Promise<number> {
+  if (!options.from) throw new UsageError('mirror needs --from DISPLAY (the display to show)');
+  if (!options.to) throw new UsageError('mirror needs --to DISPLAY (the display to show it on)');
+  const scope = interruptScope();
+  let from: Display | undefined;
+  let to: Display | undefined;
+  let window: TopWindow | undefined;
+  let pipe: Pipe | undefined;
+  try {
+    from = await connectDisplay(options.from);
+    to = await connectDisplay(options.to);
+    const region = options.region ?? { x: 0, y: 0, width: from.width, height: from.height };
+    if (region.x + region.width > from.width || region.y + region.height > from.height) {
+      throw new RangeError(
+        `--region ${region.x},${region.y},${region.width},${region.height} is outside ${options.from} (${from.width}x${from.height})`,
+      );
+    }
+    // 1:1 from the top-left: what does not fit on B is cut, never scaled.
+    const width = Math.min(region.width, to.width);
+    const height = Math.min(region.height, to.height);
+    pipe = openPipe(from, to, width, height);
+    process.stderr.write(
+      `xshot: mirror ${options.from} -> ${options.to} ${width}x${height}: ${pipe.path} (${pipe.reason})\n`,
+    );
+
+    const closed = new AbortController();
+    const onEvent = (event: XEvent): void => {
+      if (event.name === 'DestroyNotify' || (window?.isCloseRequest(event) ?? false)) closed.abort();
+    };
+    window = await TopWindow.open(to, { title: `mirror ${options.from}`, width, height }, onEvent);
+    const stop = AbortSignal.any([closed.signal, scope.signal]);
+    const interval = 1000 / options.fps;
+    let shown = 0;
+    while (!stop.aborted && (options.frames === undefined || shown < options.frames)) {
+      const started = performance.now();
+      await pipe.source.get(from.root, region.x, region.y);
+      if (pipe.path === 'copy') pipe.source.data.copy(pipe.target.data);
+      await pipe.target.put(window.id);
+      shown++;
+      const rest = interval - (performance.now() - started);
+      if (rest > 0) await Promise.race([sleep(rest), aborted(stop)]);
+    }
+    return EXIT_OK;
+  } finally {
+    scope.release();
+    window?.destroy();
+    pipe?.dispose();
+    await to?.close();
+    await from?.close();
+  }
+}
+
+function openPipe(from: Display, to: Display, width: number, height: number): Pipe {
+  const source = from.createImage(width, height);
+  const target = to.createImage(width, height);
+  if (source.format.bitsPerPixel !== target.format.bitsPerPixel || source.stride !== target.stride) {
+    source.dispose();
+    target.dispose();
+    throw new Error(
+      `the two displays lay pixels out differently (${source.format.channels} vs ${target.format.channels}); mirror needs the same depth on both`,
+    );
+  }
+  return {
+    path: 'copy',
+    reason: 'one Buffer.copy per frame: @xshm/mit-shm has no image attached to two displays yet',
+    source,
+    target,
+    dispose() {
+      source.dispose();
+      target.dispose();
+    },
+  };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 export function register(program: Command): void {
-  const command = program.command('mirror').description('mirror');
-  addDisplayOption(command);
-  command.action(action((options: Record<string, unknown>) => mirror(options)));
+  const command = program
+    .command('mirror')
+    .description('show display A live in a window on display B (zero-copy when both are local)')
+    .requiredOption('--from <display>', 'the display to show, e.g. :1')
+    .option('--to <display>', 'the display to show it on, e.g. :0 (default: --display, then $DISPLAY)')
+    .addOption(new Option('-r, --region <X,Y,W,H>', 'a rectangle of display A').argParser(parseRegion))
+    .option('-d, --display <name>', 'same as --to');
+  addFpsOption(command, 30);
+  command.action(
+    action((options: MirrorOptions & { display?: string }) =>
+      mirror({ ...options, to: options.to ?? options.display ?? process.env.DISPLAY }),
+    ),
+  );
 }

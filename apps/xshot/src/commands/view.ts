@@ -1,13 +1,147 @@
-// `xshot view`: work in progress.
+// `xshot view IMAGE...`: shows images 1:1 (scaled down only when larger than the screen) in an X window
+// through ShmPutImage; arrows page through them, q or Escape closes, Ctrl-C/SIGTERM exit 0 cleanly.
+import { access } from 'node:fs/promises';
+import { basename } from 'node:path';
 import type { Command } from 'commander';
-import { action, addDisplayOption, EXIT_FAILURE, fail } from '../options';
+import { loadSharp } from '../encode';
+import { aborted, interruptScope } from '../lifecycle';
+import { action, addDisplayOption, EXIT_OK } from '../options';
+import { writeRGBA } from '../pixels';
+import { KEYSYM, keyboardMap, TopWindow, type XEvent } from '../windows';
+import { connectDisplay, type Display, type ShmImage } from '../xdisplay';
 
-export async function view(_options: Record<string, unknown>): Promise<number> {
-  return fail('view is not available yet', EXIT_FAILURE);
+export interface ViewOptions {
+  display?: string;
+}
+
+/** A decoded picture, sized for the screen, in the server's layout. */
+interface Shown {
+  file: string;
+  image: ShmImage;
+  /** Size before scaling to the screen. */
+  original: { width: number; height: number };
+}
+
+/** Decodes `file` with sharp, fits it inside width x height, and writes it into a new ShmImage. */
+export async function loadPicture(display: Display, file: string, maxWidth: number, maxHeight: number) {
+  const sharp = loadSharp();
+  let decoded: { data: Buffer; info: { width: number; height: number } };
+  let original: { width: number; height: number };
+  try {
+    const input = sharp(file, { failOn: 'error' }).rotate();
+    const meta = await input.metadata();
+    const upright = (meta.orientation ?? 1) >= 5;
+    original = upright
+      ? { width: meta.height ?? 0, height: meta.width ?? 0 }
+      : { width: meta.width ?? 0, height: meta.height ?? 0 };
+    const fits = original.width <= maxWidth && original.height <= maxHeight;
+    const pipeline = fits ? input : input.resize({ width: maxWidth, height: maxHeight, fit: 'inside' });
+    decoded = await pipeline.ensureAlpha().raw().toBuffer({ resolveWithObject: true });
+  } catch (error) {
+    throw new Error(
+      `${file} is not an image xshot can read (${(error as Error).message}); try png, jpeg, webp, avif, gif or tiff`,
+    );
+  }
+  const { width, height } = decoded.info;
+  const image = display.createImage(width, height);
+  try {
+    writeRGBA(decoded.data, width, height, image.format, image.data, image.stride);
+  } catch (error) {
+    image.dispose();
+    throw error;
+  }
+  return { file, image, original } satisfies Shown;
+}
+
+export async function view(files: string[], options: ViewOptions): Promise<number> {
+  for (const file of files) {
+    await access(file).catch(() => {
+      throw new Error(`cannot open ${file}: no such file or not readable`);
+    });
+  }
+  const scope = interruptScope();
+  let display: Display | undefined;
+  let window: TopWindow | undefined;
+  let shown: Shown | undefined;
+  try {
+    display = await connectDisplay(options.display);
+    const screen = display;
+    const keysymOf = await keyboardMap(screen);
+    let index = 0;
+    shown = await loadPicture(screen, files[0]!, screen.width, screen.height);
+
+    const closed = new AbortController();
+    const pending: Promise<void>[] = [];
+    let paging = Promise.resolve();
+    const draw = (): void => {
+      const current = shown;
+      if (current && window) pending.push(current.image.put(window.id).catch(() => {}));
+    };
+    const page = (step: number): void => {
+      if (files.length < 2) return;
+      paging = paging.then(async () => {
+        index = (index + step + files.length) % files.length;
+        const next = await loadPicture(screen, files[index]!, screen.width, screen.height);
+        shown?.image.dispose();
+        shown = next;
+        if (!window) return;
+        window.resize(next.image.width, next.image.height);
+        await window.setTitle(titleOf(next, index, files.length));
+        draw();
+      });
+      paging.catch((error: unknown) => {
+        process.stderr.write(`xshot: ${(error as Error).message}\n`);
+      });
+    };
+    const onEvent = (event: XEvent): void => {
+      if (event.name === 'Expose' && event.count === 0) draw();
+      else if (event.name === 'DestroyNotify' || (window?.isCloseRequest(event) ?? false)) closed.abort();
+      else if (event.name === 'KeyPress' && event.keycode !== undefined) {
+        const keysym = keysymOf(event.keycode);
+        if (keysym === KEYSYM.q || keysym === KEYSYM.Q || keysym === KEYSYM.Escape) closed.abort();
+        else if (
+          keysym === KEYSYM.Right ||
+          keysym === KEYSYM.Down ||
+          keysym === KEYSYM.PageDown ||
+          keysym === KEYSYM.space
+        )
+          page(1);
+        else if (keysym === KEYSYM.Left || keysym === KEYSYM.Up || keysym === KEYSYM.PageUp) page(-1);
+      }
+    };
+    window = await TopWindow.open(
+      screen,
+      { title: titleOf(shown, 0, files.length), width: shown.image.width, height: shown.image.height },
+      onEvent,
+    );
+    process.stdout.write(
+      `window 0x${window.id.toString(16)}: ${shown.file} ${shown.image.width}x${shown.image.height}\n`,
+    );
+    await Promise.race([aborted(closed.signal), aborted(scope.signal)]);
+    await paging.catch(() => {});
+    await Promise.all(pending);
+    return EXIT_OK;
+  } finally {
+    scope.release();
+    window?.destroy();
+    shown?.image.dispose();
+    await display?.close();
+  }
+}
+
+function titleOf(shown: Shown, index: number, count: number): string {
+  const { width, height } = shown.image;
+  const scaled =
+    width !== shown.original.width ? ` scaled from ${shown.original.width}x${shown.original.height}` : '';
+  const position = count > 1 ? ` [${index + 1}/${count}]` : '';
+  return `${basename(shown.file)} (${width}x${height}${scaled})${position} - xshot view`;
 }
 
 export function register(program: Command): void {
-  const command = program.command('view').description('view');
+  const command = program
+    .command('view')
+    .description('show images 1:1 in an X window (arrows: next/previous, q or Escape: close)')
+    .argument('<image...>', 'image files (png, jpeg, webp, avif, gif, tiff, svg)');
   addDisplayOption(command);
-  command.action(action((options: Record<string, unknown>) => view(options)));
+  command.action(action((files: string[], options: ViewOptions) => view(files, options)));
 }
