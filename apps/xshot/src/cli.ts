@@ -30,6 +30,12 @@ export function createProgram(): Command {
 export async function main(argv: readonly string[]): Promise<number> {
   const program = createProgram();
   takeActionExitCode();
+  if (argv.length <= 2) {
+    process.stderr.write(
+      `xshot: no command given; try \`xshot demo\` or \`xshot shot\`\n${program.helpInformation()}`,
+    );
+    return EXIT_USAGE;
+  }
   try {
     await program.parseAsync([...argv]);
   } catch (error) {

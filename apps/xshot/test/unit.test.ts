@@ -1,0 +1,219 @@
+// Unit tests: option parsing, exit codes of usage errors, output naming, and the encoders checked by
+// decoding their files with sharp and ImageMagick's identify. Nothing here needs an X server.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { main } from '../src/cli';
+import { type EncodableImage, encode, encodePNG, formatFromPath } from '../src/encode';
+import { parseRegion, parseWindowId } from '../src/options';
+import { defaultFileName, freshDefaultPath } from '../src/output';
+import { writeRGBA } from '../src/pixels';
+
+/** Runs main() with stdout/stderr captured. */
+async function run(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const out = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    stdout += chunk.toString();
+    return true;
+  });
+  const err = jest.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    stderr += chunk.toString();
+    return true;
+  });
+  try {
+    const code = await main(['node', 'xshot', ...args]);
+    return { code, stdout, stderr };
+  } finally {
+    out.mockRestore();
+    err.mockRestore();
+  }
+}
+
+/** A width x height BGRX frame with distinct R, G, B in every pixel, rows padded to `stride`. */
+function bgrxFrame(
+  width: number,
+  height: number,
+  stride = width * 4,
+): EncodableImage & { rgb(x: number, y: number): number[] } {
+  const data = Buffer.alloc(stride * height, 0xee);
+  const rgb = (x: number, y: number): number[] => [
+    (x * 7 + y) & 0xff,
+    (y * 5 + 3) & 0xff,
+    (x * y + 11) & 0xff,
+  ];
+  for (let y = 0; y < height; y++)
+    for (let x = 0; x < width; x++) {
+      const [r, g, b] = rgb(x, y);
+      data.set([b!, g!, r!, 0x5a], y * stride + x * 4);
+    }
+  const image = {
+    width,
+    height,
+    stride,
+    format: { channels: 'BGRX', bitsPerPixel: 32 },
+    data,
+    rgb,
+    toRGBA(): Buffer {
+      const out = Buffer.alloc(width * height * 4);
+      for (let y = 0; y < height; y++)
+        for (let x = 0; x < width; x++) out.set([...rgb(x, y), 255], (y * width + x) * 4);
+      return out;
+    },
+  };
+  return image;
+}
+
+describe('options', () => {
+  test('--region accepts X,Y,W,H and WxH+X+Y', () => {
+    expect(parseRegion('10,20,300,400')).toEqual({ x: 10, y: 20, width: 300, height: 400 });
+    expect(parseRegion('300x400+10+20')).toEqual({ x: 10, y: 20, width: 300, height: 400 });
+  });
+  test.each(['1,2,3', 'a,b,c,d', '1,2,0,5', '-1,0,5,5', ''])('--region %p is refused', (text) => {
+    expect(() => parseRegion(text)).toThrow(/--region/);
+  });
+  test('--window takes decimal and hex ids', () => {
+    expect(parseWindowId('0x1e00007')).toBe(0x1e00007);
+    expect(parseWindowId('31457287')).toBe(31457287);
+    expect(() => parseWindowId('0')).toThrow(/window id/);
+    expect(() => parseWindowId('window')).toThrow(/window id/);
+  });
+});
+
+describe('exit codes', () => {
+  test('--help everywhere exits 0', async () => {
+    for (const command of ['shot', 'view', 'mirror', 'stream', 'share', 'show', 'demo']) {
+      const result = await run(command, '--help');
+      expect(result.code).toBe(0);
+      expect(result.stdout).toContain(`Usage: xshot ${command}`);
+      expect(result.stdout).toContain('--display');
+    }
+  });
+  test.each([
+    [['shot', '--bogus'], /unknown option '--bogus'/],
+    [['shot', '--region', '1,2,3'], /--region '1,2,3' is not X,Y,W,H/],
+    [['shot', '--format', 'bmp'], /--format 'bmp' is not one of png, jpeg, webp, avif, raw/],
+    [['shot', 'out.bmp'], /cannot tell the format of 'out.bmp'/],
+    [['shot', '--quality', '101', 'a.jpg'], /between 1 and 100/],
+    [['shot', '--window', '1', '--window-name', 'x'], /give one/],
+    [['mirror', '--fps', '0', '--from', ':1', '--to', ':2'], /--fps '0'/],
+    [['view'], /missing required argument/],
+    [['nonsense'], /unknown command 'nonsense'/],
+    [[], /Usage: xshot/],
+  ])('%p exits 2', async (args, message) => {
+    const result = await run(...args);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/^xshot: /);
+    expect(result.stderr).toMatch(message);
+  });
+  test('a missing file for view exits 1 before touching X', async () => {
+    const result = await run('view', '/nonexistent/picture.png', '--display', ':31999');
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe('xshot: cannot open /nonexistent/picture.png: no such file or not readable\n');
+  });
+});
+
+describe('output naming', () => {
+  test('xshot-YYYYMMDD-HHMMSS.png in local time', () => {
+    expect(defaultFileName(new Date(2026, 0, 2, 3, 4, 5))).toBe('xshot-20260102-030405.png');
+    expect(defaultFileName(new Date(2026, 10, 26, 17, 59, 9), 'jpg')).toBe('xshot-20261126-175909.jpg');
+  });
+  test('a second shot in the same second does not overwrite the first', () => {
+    const folder = mkdtempSync(join(tmpdir(), 'xshot-name-'));
+    try {
+      const date = new Date(2026, 0, 2, 3, 4, 5);
+      const first = freshDefaultPath(folder, date);
+      writeFileSync(first, 'x');
+      expect(freshDefaultPath(folder, date)).toBe(join(folder, 'xshot-20260102-030405-2.png'));
+    } finally {
+      rmSync(folder, { recursive: true });
+    }
+  });
+  test('formats from extensions', () => {
+    expect(formatFromPath('a.PNG')).toBe('png');
+    expect(formatFromPath('a.jpg')).toBe('jpeg');
+    expect(formatFromPath('a.rgba')).toBe('raw');
+    expect(formatFromPath('a')).toBeUndefined();
+  });
+});
+
+describe('encoders', () => {
+  test('PNG from padded BGRX decodes to the same pixels', async () => {
+    const frame = bgrxFrame(37, 23, 37 * 4 + 12);
+    const before = Buffer.from(frame.data);
+    const png = encodePNG(frame);
+    expect(frame.data.equals(before)).toBe(true);
+    const { data, info } = await sharp(png).raw().toBuffer({ resolveWithObject: true });
+    expect([info.width, info.height, info.channels]).toEqual([37, 23, 3]);
+    for (let y = 0; y < 23; y++)
+      for (let x = 0; x < 37; x++)
+        expect([...data.subarray((y * 37 + x) * 3, (y * 37 + x) * 3 + 3)]).toEqual(frame.rgb(x, y));
+  });
+
+  test('each format is what identify says it is; raw is RGBA', async () => {
+    const folder = mkdtempSync(join(tmpdir(), 'xshot-enc-'));
+    try {
+      // ImageMagick 6 reads AVIF through libheif and names it HEIC; the ftyp brand below tells them apart.
+      const expected: Record<string, string> = { png: 'PNG', jpeg: 'JPEG', webp: 'WEBP', avif: 'HEIC' };
+      for (const [format, magick] of Object.entries(expected)) {
+        const frame = bgrxFrame(64, 48);
+        const file = join(folder, `shot.${format}`);
+        writeFileSync(file, await encode(frame, format as 'png', { quality: 80 }));
+        const identified = execFileSync('identify', ['-format', '%m %w %h', file]).toString();
+        expect(identified).toBe(`${magick} 64 48`);
+        if (format === 'avif') expect(readFileSync(file).subarray(4, 12).toString('latin1')).toBe('ftypavif');
+      }
+      const frame = bgrxFrame(5, 4);
+      expect((await encode(frame, 'raw')).equals(frame.toRGBA())).toBe(true);
+    } finally {
+      rmSync(folder, { recursive: true });
+    }
+  });
+
+  test('JPEG keeps colours in the right channels (BGRX swapped in place)', async () => {
+    const frame = bgrxFrame(16, 16);
+    frame.data.fill(0);
+    for (let i = 0; i < frame.data.length; i += 4) frame.data[i + 2] = 255; // pure red in BGRX
+    const jpeg = await encode(frame, 'jpeg', { quality: 95 });
+    const { data } = await sharp(jpeg).raw().toBuffer({ resolveWithObject: true });
+    expect(data[0]).toBeGreaterThan(240);
+    expect(data[1]).toBeLessThan(15);
+    expect(data[2]).toBeLessThan(15);
+  });
+});
+
+describe('pixels', () => {
+  test('RGBA into padded BGRX rows and into RGB565', () => {
+    const rgba = Buffer.from([255, 0, 0, 255, 0, 255, 0, 255, 0, 0, 255, 255, 10, 20, 30, 255]);
+    const bgrx = Buffer.alloc(2 * 12);
+    writeRGBA(Buffer.from(rgba), 2, 2, { channels: 'BGRX', depth: 24, bitsPerPixel: 32 }, bgrx, 12);
+    expect([...bgrx.subarray(0, 3)]).toEqual([0, 0, 255]);
+    expect([...bgrx.subarray(4, 7)]).toEqual([0, 255, 0]);
+    expect([...bgrx.subarray(12, 15)]).toEqual([255, 0, 0]);
+    expect([...bgrx.subarray(16, 19)]).toEqual([30, 20, 10]);
+    const rgb565 = Buffer.alloc(8);
+    writeRGBA(Buffer.from(rgba), 2, 2, { channels: 'RGB565', depth: 16, bitsPerPixel: 16 }, rgb565, 4);
+    expect([rgb565.readUInt16LE(0), rgb565.readUInt16LE(2), rgb565.readUInt16LE(4)]).toEqual([
+      0xf800, 0x07e0, 0x001f,
+    ]);
+    expect(() => writeRGBA(rgba, 2, 2, { channels: 'masks', depth: 8, bitsPerPixel: 8 }, rgb565, 4)).toThrow(
+      /not supported by xshot/,
+    );
+  });
+});
+
+test('the committed screenshot is a PNG', () => {
+  const file = join(__dirname, '..', 'docs', 'screenshot.png');
+  const header = (() => {
+    try {
+      return readFileSync(file).subarray(0, 8);
+    } catch {
+      return Buffer.alloc(0);
+    }
+  })();
+  expect(
+    header.length === 0 || header.equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])),
+  ).toBe(true);
+});
