@@ -405,6 +405,13 @@ function reclaimStale(where: Where): void {
       `${where.what}: segment ${segment.id} with that key is not a frame ring; another program owns it — pick another name or key (ipcs -m lists it)`,
     );
   }
+  if (magic !== MAGIC && processExists(producerPid)) {
+    throw new FrameBusError(
+      'EBUSY',
+      `${where.what}: segment ${segment.id} with that key holds no ring header yet and its creator (pid ${producerPid}) lives: ` +
+        'either a producer is starting right now, or another program owns the key — retry, or pick another name',
+    );
+  }
   if (!closed && processExists(producerPid)) {
     throw new FrameBusError(
       'EBUSY',

@@ -1,0 +1,94 @@
+// Test helpers: spawn a fixture process and read its JSON lines; find leftover segments.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+
+const RUN_TS = path.join(__dirname, 'fixtures/run-ts.cjs');
+/** Debian's Python, which has sysv_ipc (python3 on PATH may be pyenv's, without it). */
+export const SYSTEM_PYTHON = '/usr/bin/python3';
+
+export type Line = Record<string, unknown>;
+
+export class Fixture {
+  readonly child: ChildProcess;
+  readonly lines: Line[] = [];
+  readonly stderr: string[] = [];
+  #waiters: Array<() => void> = [];
+  #exited: Promise<number | null>;
+
+  constructor(command: string, args: string[]) {
+    this.child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    createInterface({ input: this.child.stdout! }).on('line', (text) => {
+      try {
+        this.lines.push(JSON.parse(text) as Line);
+      } catch {
+        this.stderr.push(`stdout: ${text}`);
+      }
+      for (const wake of this.#waiters.splice(0)) wake();
+    });
+    this.child.stderr!.on('data', (chunk: Buffer) => this.stderr.push(chunk.toString()));
+    this.#exited = new Promise((resolve) => this.child.on('exit', (code) => resolve(code)));
+    void this.#exited.then(() => {
+      for (const wake of this.#waiters.splice(0)) wake();
+    });
+  }
+
+  /** The first line with `key`, waiting up to `timeoutMs` for it. */
+  async waitFor(key: string, timeoutMs = 15_000): Promise<Line> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const line = this.lines.find((candidate) => key in candidate);
+      if (line) return line;
+      if (this.child.exitCode !== null || this.child.signalCode !== null || Date.now() > deadline) {
+        throw new Error(
+          `fixture ${this.child.spawnargs.slice(1).join(' ')} gave no '${key}' line ` +
+            `(exit ${this.child.exitCode ?? this.child.signalCode}); stderr: ${this.stderr.join('')}`,
+        );
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 100);
+        this.#waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+
+  exited(): Promise<number | null> {
+    return this.#exited;
+  }
+
+  send(text: string): void {
+    this.child.stdin!.write(`${text}\n`);
+  }
+
+  kill(signal: NodeJS.Signals = 'SIGKILL'): void {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
+  }
+}
+
+/** A TypeScript fixture from test/fixtures, run by node with one JSON argument. */
+export function node(fixture: string, options: object): Fixture {
+  return new Fixture(process.execPath, [
+    RUN_TS,
+    path.join(__dirname, 'fixtures', fixture),
+    JSON.stringify(options),
+  ]);
+}
+
+export function python(args: string[]): Fixture {
+  return new Fixture(SYSTEM_PYTHON, [path.join(__dirname, 'fixtures/reader.py'), ...args]);
+}
+
+/** Keys of the segments in the system table (/proc/sysvipc/shm prints keys signed). */
+export function segmentKeys(): number[] {
+  const [, ...rows] = readFileSync('/proc/sysvipc/shm', 'latin1').trim().split('\n');
+  return rows.map((row) => Number(row.trim().split(/\s+/)[0]) >>> 0);
+}
+
+/** A ring name no other test run uses at the same time. */
+export function uniqueName(label: string): string {
+  return `test-${label}-${process.pid}-${Math.floor(Math.random() * 1e6)}`;
+}
