@@ -1,2 +1,25 @@
-// placeholder
-export const placeholder = 1;
+// @xshm/mit-shm: zero-copy MIT-SHM capture and put on the `x11` protocol client. The public surface.
+export type { CaptureOptions, FramesOptions } from './capture';
+export {
+  type ConnectOptions,
+  connect,
+  Display,
+  type Monitor,
+  type SegmentHandle,
+  type ShmInfo,
+  type TransportChoice,
+} from './connect';
+export { XConnectionError, XError } from './errors';
+export {
+  type ChannelOrder,
+  type CursorImage,
+  compositeCursor,
+  type ImageLayout,
+  type PixelFormat,
+  strideOf,
+  toRGBA,
+} from './format';
+export { Frame, type PutOptions, ShmImage } from './image';
+export type { TransportName } from './transport/transport';
+export { type KeyPress, type WindowOptions, XWindow, type XWindowEvents } from './window';
+export { startXvfb, type Xvfb, type XvfbOptions } from './xvfb';

@@ -1,0 +1,259 @@
+// What to capture (root, region, monitor, window: resolved and bounds-checked before any image request),
+// one-shot capture into pooled memory, and frames(): two buffers, the next capture always in flight.
+
+import type { Display, SegmentHandle } from './connect';
+import { requireExtension } from './connect';
+import { compositeCursor, type ImageLayout, type PixelFormat, strideOf } from './format';
+import { CaptureSlot, checkId, checkInt, Frame } from './image';
+
+export interface CaptureOptions {
+  /** A window id: capture its own contents; x, y are relative to it. Default: the root window. */
+  window?: number;
+  /** A monitor index from display.monitors(); x, y are relative to it. */
+  monitor?: number;
+  /** Region, default the whole drawable (or monitor). */
+  x?: number;
+  y?: number;
+  width?: number;
+  height?: number;
+  /** Draw the pointer into the frame (XFixes cursor image). Default false: X captures never include it. */
+  cursor?: boolean;
+}
+
+export interface FramesOptions extends CaptureOptions {
+  /** Frames per second at most. Default: as fast as the server delivers. */
+  fps?: number;
+  /** Stop the iteration (it ends quietly) and release everything. */
+  signal?: AbortSignal;
+}
+
+/** A resolved capture: what to ask the server for, and where it is on the root (for the cursor). */
+export interface Region {
+  drawable: number;
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+  format: PixelFormat;
+  /** Root coordinates of the drawable's origin. */
+  rootX: number;
+  rootY: number;
+  cursor: boolean;
+}
+
+export async function resolveRegion(
+  display: Display,
+  options: CaptureOptions,
+  where: string,
+): Promise<Region> {
+  display.wire.ensureOpen(where);
+  const { window, monitor } = options;
+  if (window !== undefined && monitor !== undefined)
+    throw new RangeError(`${where}: give either window or monitor, not both`);
+  for (const key of ['x', 'y'] as const)
+    if (options[key] !== undefined) checkInt(where, key, options[key], 0, 32767);
+  for (const key of ['width', 'height'] as const)
+    if (options[key] !== undefined) checkInt(where, key, options[key], 1, 32767);
+  if (window !== undefined) checkId(where, 'window', window);
+  if (monitor !== undefined) checkInt(where, 'monitor', monitor, 0, 255);
+
+  let drawable = display.root;
+  let bounds = { x: 0, y: 0, width: display.width, height: display.height };
+  let format = display.format;
+  let what = `the root window (${display.width}x${display.height})`;
+  let rootX = 0;
+  let rootY = 0;
+  if (window !== undefined) {
+    const geometry = await display.wire.geometry(window);
+    drawable = window;
+    bounds = { x: 0, y: 0, width: geometry.width, height: geometry.height };
+    format = geometry.depth === display.depth ? display.format : display.formatFor(geometry.depth);
+    what = `window 0x${window.toString(16)} (${geometry.width}x${geometry.height})`;
+    if (options.cursor) {
+      const origin = await display.wire.call<{ destX: number; destY: number }>('TranslateCoordinates', (cb) =>
+        display.wire.client.TranslateCoordinates(window, display.root, 0, 0, cb),
+      );
+      rootX = origin.destX;
+      rootY = origin.destY;
+    }
+  } else if (monitor !== undefined) {
+    const monitors = await display.monitors();
+    const m = monitors[monitor];
+    if (!m)
+      throw new RangeError(
+        `${where}: monitor ${monitor} does not exist; ${display.name} has ${monitors.length} (${monitors.map((x) => `${x.index}: ${x.width}x${x.height}+${x.x}+${x.y}`).join(', ')})`,
+      );
+    bounds = { x: m.x, y: m.y, width: m.width, height: m.height };
+    what = `monitor ${monitor} (${m.width}x${m.height})`;
+  }
+  const x = options.x ?? 0;
+  const y = options.y ?? 0;
+  const width = options.width ?? bounds.width - x;
+  const height = options.height ?? bounds.height - y;
+  if (width < 1 || height < 1 || x + width > bounds.width || y + height > bounds.height)
+    throw new RangeError(
+      `${where}: region ${width}x${height}+${x}+${y} is outside ${what}; x + width must be <= ${bounds.width} and y + height <= ${bounds.height}`,
+    );
+  return {
+    drawable,
+    x: bounds.x + x,
+    y: bounds.y + y,
+    width,
+    height,
+    format,
+    rootX,
+    rootY,
+    cursor: !!options.cursor,
+  };
+}
+
+/** Fill `slot` from the region; the slot is busy (not reusable) while the request is in flight. */
+async function grab(display: Display, slot: CaptureSlot, region: Region): Promise<Frame> {
+  slot.busy = true;
+  try {
+    const backing = slot.backing!;
+    await display.get(
+      backing,
+      region.drawable,
+      region.x,
+      region.y,
+      region.width,
+      region.height,
+      0,
+      region.format.depth,
+    );
+    if (region.cursor) await drawCursor(display, backing.buffer, region, 0);
+    return new Frame(slot, region.width, region.height, region.format, performance.now());
+  } finally {
+    slot.busy = false;
+  }
+}
+
+export async function captureFrame(display: Display, options: CaptureOptions): Promise<Frame> {
+  const region = await resolveRegion(display, options, 'capture');
+  const slot = display.takeCaptureSlot(strideOf(region.format, region.width) * region.height);
+  return grab(display, slot, region);
+}
+
+export async function captureIntoSegment(
+  display: Display,
+  handle: SegmentHandle,
+  offset: number,
+  options: CaptureOptions,
+): Promise<ImageLayout> {
+  if (options.cursor)
+    throw new RangeError('captureInto: cursor is not supported here (we cannot read the segment)');
+  const region = await resolveRegion(display, options, 'captureInto');
+  const stride = strideOf(region.format, region.width);
+  checkInt('captureInto', 'offset', offset, 0, handle.size - stride * region.height);
+  await display.wire.shmGetImage(
+    region.drawable,
+    region.x,
+    region.y,
+    region.width,
+    region.height,
+    handle.shmseg,
+    offset,
+  );
+  return { width: region.width, height: region.height, stride, format: region.format };
+}
+
+async function drawCursor(display: Display, data: Buffer, region: Region, offset: number): Promise<void> {
+  const fixes = await requireExtension(display.wire.client, 'fixes');
+  if (!fixes) throw new Error(`capture: cursor needs the XFIXES extension, which ${display.name} lacks`);
+  const cursor = await display.wire.call<import('x11').CursorImageReply>('XFixesGetCursorImage', (cb) =>
+    fixes.GetCursorImage(cb),
+  );
+  const layout: ImageLayout = {
+    width: region.width,
+    height: region.height,
+    stride: strideOf(region.format, region.width),
+    format: region.format,
+  };
+  compositeCursor(data.subarray(offset), layout, {
+    x: cursor.x - cursor.xhot - region.rootX - region.x,
+    y: cursor.y - cursor.yhot - region.rootY - region.y,
+    width: cursor.width,
+    height: cursor.height,
+    argb: cursor.cursorImage,
+  });
+}
+
+export async function* framesOf(
+  display: Display,
+  options: FramesOptions,
+): AsyncGenerator<Frame, void, undefined> {
+  const { fps, signal } = options;
+  if (fps !== undefined && (typeof fps !== 'number' || !(fps > 0) || fps > 1000))
+    throw new RangeError(`frames: fps=${String(fps)} must be a number above 0 and at most 1000`);
+  const region = await resolveRegion(display, options, 'frames');
+  if (signal?.aborted) return;
+  const size = strideOf(region.format, region.width) * region.height;
+  // Two buffers of our own: while the caller holds the frame in one, the server fills the other.
+  const slots = [new CaptureSlot(display.allocate(size)), new CaptureSlot(display.allocate(size))];
+  const interval = fps ? 1000 / fps : 0;
+  let nextStart = performance.now();
+  let turn = 0;
+  const start = (slot: CaptureSlot): Promise<Frame> => {
+    const wait = nextStart - performance.now();
+    nextStart = Math.max(nextStart + interval, performance.now());
+    slot.generation++;
+    slot.busy = true;
+    const capture = (): Promise<Frame> => {
+      if (signal?.aborted) return Promise.reject(new Error('frames: aborted'));
+      return grab(display, slot, region);
+    };
+    return wait > 0 && interval > 0 ? delay(wait, signal).then(capture) : capture();
+  };
+  let inFlight: Promise<Frame> | null = start(slots[0]!);
+  inFlight.catch(() => {});
+  try {
+    while (!signal?.aborted) {
+      const frame = await untilAborted(inFlight, signal);
+      if (!frame) break;
+      turn ^= 1;
+      // The other buffer held the frame the caller had before this one: it asked for the next, so reuse it.
+      inFlight = start(slots[turn]!);
+      inFlight.catch(() => {});
+      yield frame;
+    }
+  } finally {
+    // A request still in flight writes into memory we are about to release: let it land first.
+    if (inFlight) await inFlight.catch(() => undefined);
+    for (const slot of slots) slot.release();
+  }
+}
+
+function delay(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
+/** The promise's value, or null as soon as the signal aborts. */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T | null> {
+  if (!signal) return promise;
+  if (signal.aborted) return Promise.resolve(null);
+  return new Promise<T | null>((resolve, reject) => {
+    const onAbort = (): void => resolve(null);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err);
+      },
+    );
+  });
+}
+
+export type { Frame };

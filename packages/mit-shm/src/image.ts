@@ -1,0 +1,268 @@
+// Images in shared memory (ShmImage), captured frames (Frame), and the capture paths built on them:
+// one-shot capture() from a pool of buffers, and frames(), which keeps the next capture in flight.
+
+import { type ImageLayout, type PixelFormat, strideOf, toRGBA } from './format';
+import type { Backing, TransportName } from './transport/transport';
+import type { Wire } from './wire';
+
+/** What an image needs from its display. Implemented by Display. */
+export interface ImageHost {
+  readonly wire: Wire;
+  readonly transportName: TransportName;
+  formatFor(depth: number): PixelFormat;
+  allocate(size: number): Backing;
+  ready(backing: Backing): Promise<void>;
+  get(
+    backing: Backing,
+    drawable: number,
+    x: number,
+    y: number,
+    width: number,
+    height: number,
+    offset: number,
+    depth: number,
+  ): Promise<void>;
+  put(
+    backing: Backing,
+    layout: ImageLayout,
+    offset: number,
+    drawable: number,
+    target: PutTarget,
+  ): Promise<void>;
+  createSharedPixmap(backing: Backing, layout: ImageLayout, offset: number): Promise<number>;
+  freePixmap(pixmap: number): void;
+  forget(image: ShmImage): void;
+}
+
+/** Where and which part of an image `put` draws. */
+export interface PutOptions {
+  /** Destination in the drawable. Default 0, 0. */
+  x?: number;
+  y?: number;
+  /** Source rectangle in the image. Default: all of it. */
+  srcX?: number;
+  srcY?: number;
+  width?: number;
+  height?: number;
+}
+
+export interface PutTarget {
+  x: number;
+  y: number;
+  srcX: number;
+  srcY: number;
+  width: number;
+  height: number;
+}
+
+/** An image whose pixels live in memory shared with the X server (on the socket transport: our memory). */
+export class ShmImage implements Disposable {
+  readonly width: number;
+  readonly height: number;
+  readonly depth: number;
+  readonly stride: number;
+  readonly format: PixelFormat;
+  /** Byte offset of the image in its backing (non-zero for images over an attached segment). */
+  readonly offset: number;
+  #backing: Backing | null;
+  #data: Buffer;
+  #pixmap = 0;
+  readonly #host: ImageHost;
+  readonly #ownsBacking: boolean;
+
+  /** @internal images are made by `display.createImage()` */
+  constructor(
+    host: ImageHost,
+    backing: Backing,
+    width: number,
+    height: number,
+    format: PixelFormat,
+    offset = 0,
+    ownsBacking = true,
+  ) {
+    this.#host = host;
+    this.#backing = backing;
+    this.width = width;
+    this.height = height;
+    this.depth = format.depth;
+    this.format = format;
+    this.stride = strideOf(format, width);
+    this.offset = offset;
+    this.#ownsBacking = ownsBacking;
+    this.#data = backing.buffer.subarray(offset, offset + this.stride * height);
+  }
+
+  /** The pixels: ZPixmap rows of `stride` bytes, aliasing the shared memory. */
+  get data(): Buffer {
+    this.#live('data');
+    return this.#data;
+  }
+
+  /** How the pixels travel: 'sysv', 'memfd' or 'socket'. */
+  get transport(): TransportName {
+    return this.#host.transportName;
+  }
+
+  get disposed(): boolean {
+    return this.#backing === null;
+  }
+
+  /** @internal */
+  get backing(): Backing {
+    return this.#live('backing');
+  }
+
+  /** Fill the image from `drawable` (a window or pixmap id) starting at x, y (ShmGetImage). */
+  async get(drawable: number, x = 0, y = 0): Promise<void> {
+    const backing = this.#live('get');
+    checkId('get', 'drawable', drawable);
+    checkInt('get', 'x', x, -32768, 32767);
+    checkInt('get', 'y', y, -32768, 32767);
+    await this.#host.get(backing, drawable, x, y, this.width, this.height, this.offset, this.depth);
+  }
+
+  /**
+   * Draw the image (or the part srcX, srcY, width, height of it) into `drawable` at x, y (ShmPutImage).
+   * Resolves on the server's ShmCompletion: the image may be written again at once.
+   */
+  async put(drawable: number, options: PutOptions = {}): Promise<void> {
+    const backing = this.#live('put');
+    checkId('put', 'drawable', drawable);
+    const srcX = options.srcX ?? 0;
+    const srcY = options.srcY ?? 0;
+    checkInt('put', 'srcX', srcX, 0, this.width - 1);
+    checkInt('put', 'srcY', srcY, 0, this.height - 1);
+    const width = options.width ?? this.width - srcX;
+    const height = options.height ?? this.height - srcY;
+    checkInt('put', 'width', width, 1, this.width - srcX);
+    checkInt('put', 'height', height, 1, this.height - srcY);
+    const x = options.x ?? 0;
+    const y = options.y ?? 0;
+    checkInt('put', 'x', x, -32768, 32767);
+    checkInt('put', 'y', y, -32768, 32767);
+    await this.#host.put(backing, this, this.offset, drawable, { x, y, srcX, srcY, width, height });
+  }
+
+  /**
+   * A pixmap whose pixels are this image's memory (ShmCreatePixmap): draw into it with X, read it here
+   * without a request. Needs shared memory and a server offering shared pixmaps (`display.shm.sharedPixmaps`).
+   * Freed with the image.
+   */
+  async createPixmap(): Promise<number> {
+    const backing = this.#live('createPixmap');
+    if (this.#pixmap === 0) this.#pixmap = await this.#host.createSharedPixmap(backing, this, this.offset);
+    return this.#pixmap;
+  }
+
+  /** The pixels as tightly packed RGBA (alpha 255), in `out` if given. */
+  toRGBA(out?: Buffer): Buffer {
+    return toRGBA(this.data, this, out);
+  }
+
+  /** Free the pixmap, detach the memory from the server and release it. Safe to call twice. */
+  dispose(): void {
+    const backing = this.#backing;
+    if (!backing) return;
+    this.#backing = null;
+    if (this.#pixmap) this.#host.freePixmap(this.#pixmap);
+    if (this.#ownsBacking) backing.release();
+    this.#host.forget(this);
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
+  #live(what: string): Backing {
+    if (!this.#backing) throw new Error(`ShmImage.${what}: the image was disposed; create a new one`);
+    return this.#backing;
+  }
+}
+
+/** A captured picture. `data` aliases shared memory until `release()` or until the memory is reused. */
+export class Frame {
+  readonly width: number;
+  readonly height: number;
+  readonly stride: number;
+  readonly format: PixelFormat;
+  /** performance.now() when the pixels arrived. */
+  readonly timestamp: number;
+  readonly #slot: CaptureSlot;
+  readonly #generation: number;
+
+  /** @internal frames come from `display.capture()` and `display.frames()` */
+  constructor(slot: CaptureSlot, width: number, height: number, format: PixelFormat, timestamp: number) {
+    this.#slot = slot;
+    this.#generation = slot.generation;
+    this.width = width;
+    this.height = height;
+    this.format = format;
+    this.stride = strideOf(format, width);
+    this.timestamp = timestamp;
+  }
+
+  /** True until `release()` or until a later capture reuses the memory. */
+  get valid(): boolean {
+    return this.#slot.generation === this.#generation && this.#slot.backing !== null;
+  }
+
+  /** ZPixmap rows of `stride` bytes; channel order in `format.channels`. No copy was made. */
+  get data(): Buffer {
+    const backing = this.#slot.backing;
+    if (this.#slot.generation !== this.#generation || !backing)
+      throw new Error(
+        'Frame.data: this frame was released or its memory was reused by a later capture; copy what you need to keep (Buffer.from(frame.data)) before the next capture',
+      );
+    return backing.buffer.subarray(0, this.stride * this.height);
+  }
+
+  /** The pixels as tightly packed RGBA (alpha 255), in `out` if given. */
+  toRGBA(out?: Buffer): Buffer {
+    return toRGBA(this.data, this, out);
+  }
+
+  /** Hand the memory back for the next capture. The frame's data is unusable afterwards. */
+  release(): void {
+    if (this.#slot.generation === this.#generation) this.#slot.generation++;
+  }
+}
+
+/** One pooled buffer captures land in; `generation` changes whenever what it holds stops being a frame's. */
+export class CaptureSlot {
+  backing: Backing | null;
+  generation = 0;
+  busy = false;
+  constructor(backing: Backing) {
+    this.backing = backing;
+  }
+  get size(): number {
+    return this.backing?.size ?? 0;
+  }
+  /** True when no frame handed out still refers to this memory. */
+  get free(): boolean {
+    return !this.busy;
+  }
+  release(): void {
+    this.generation++;
+    this.backing?.release();
+    this.backing = null;
+  }
+}
+
+export function checkInt(
+  where: string,
+  name: string,
+  value: unknown,
+  min: number,
+  max: number,
+): asserts value is number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max)
+    throw new RangeError(`${where}: ${name}=${String(value)} must be an integer between ${min} and ${max}`);
+}
+
+export function checkId(where: string, name: string, value: unknown): asserts value is number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0 || value > 0x1fffffff)
+    throw new RangeError(
+      `${where}: ${name}=${String(value)} is not an X resource id (a positive 29-bit integer)`,
+    );
+}

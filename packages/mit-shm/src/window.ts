@@ -1,0 +1,187 @@
+// A plain top-level window with a title, for viewers and mirrors: the few events they need, typed.
+
+import { EventEmitter } from 'node:events';
+import type { X11Event } from 'x11';
+import type { Display } from './connect';
+import { checkInt } from './image';
+
+export interface WindowOptions {
+  width: number;
+  height: number;
+  title?: string;
+  /** Position on the root. Default 0, 0 (a window manager may place it elsewhere). */
+  x?: number;
+  y?: number;
+}
+
+export interface KeyPress {
+  keycode: number;
+  /** The unshifted keysym of the key (X11 keysymdef.h). */
+  keysym: number;
+  /** A readable name: the character for printable keys, else 'Escape', 'Return', 'Left', … or 'keysym-0x…'. */
+  key: string;
+  /** Modifier mask (Shift 1, Lock 2, Control 4, Mod1 8 …). */
+  state: number;
+}
+
+export interface XWindowEvents {
+  /** A part of the window needs drawing again (count 0 is the last of a series). */
+  expose: [{ x: number; y: number; width: number; height: number; count: number }];
+  keypress: [KeyPress];
+  resize: [{ width: number; height: number }];
+  /** The window manager's close button (WM_DELETE_WINDOW), or the window was destroyed by someone else. */
+  close: [];
+  /** @internal */
+  destroyed: [];
+}
+
+const KEY_NAMES: Record<number, string> = {
+  65307: 'Escape',
+  65293: 'Return',
+  65288: 'BackSpace',
+  65289: 'Tab',
+  65361: 'Left',
+  65362: 'Up',
+  65363: 'Right',
+  65364: 'Down',
+  65360: 'Home',
+  65367: 'End',
+  65365: 'Page_Up',
+  65366: 'Page_Down',
+  65535: 'Delete',
+};
+
+/** A top-level window made with display.createWindow(). */
+export class XWindow extends EventEmitter<XWindowEvents> {
+  readonly id: number;
+  width: number;
+  height: number;
+  #destroyed = false;
+  readonly #display: Display;
+  readonly #onEvent: (ev: X11Event) => void;
+
+  /** @internal */
+  constructor(
+    display: Display,
+    id: number,
+    width: number,
+    height: number,
+    deleteAtom: number,
+    keymap: KeyMap,
+  ) {
+    super();
+    this.#display = display;
+    this.id = id;
+    this.width = width;
+    this.height = height;
+    this.#onEvent = (ev: X11Event) => {
+      if (ev.name === 'Expose' && ev.wid === id) {
+        const e = ev as X11Event & { x: number; y: number; width: number; height: number; count: number };
+        this.emit('expose', { x: e.x, y: e.y, width: e.width, height: e.height, count: e.count });
+      } else if (ev.name === 'KeyPress' && ev.wid === id) {
+        const keycode = ev.keycode as number;
+        const keysym = keymap.keysym(keycode);
+        this.emit('keypress', { keycode, keysym, key: keyName(keysym), state: (ev.buttons as number) ?? 0 });
+      } else if (ev.name === 'ConfigureNotify' && ev.wid === id) {
+        const e = ev as X11Event & { width: number; height: number };
+        if (e.width !== this.width || e.height !== this.height) {
+          this.width = e.width;
+          this.height = e.height;
+          this.emit('resize', { width: e.width, height: e.height });
+        }
+      } else if (
+        ev.name === 'ClientMessage' &&
+        ev.wid === id &&
+        (ev.data as number[] | undefined)?.[0] === deleteAtom
+      ) {
+        this.emit('close');
+      } else if (ev.name === 'DestroyNotify' && ev.wid === id) {
+        this.#forget();
+        this.emit('close');
+      }
+    };
+    display.client.on('event', this.#onEvent);
+  }
+
+  /** Destroy the window. Safe to call twice. */
+  destroy(): void {
+    if (this.#destroyed) return;
+    if (!this.#display.closed) this.#display.client.DestroyWindow(this.id);
+    this.#forget();
+  }
+
+  #forget(): void {
+    if (this.#destroyed) return;
+    this.#destroyed = true;
+    this.#display.client.removeListener('event', this.#onEvent);
+    this.emit('destroyed');
+  }
+}
+
+function keyName(keysym: number): string {
+  if (keysym >= 0x20 && keysym <= 0x7e) return String.fromCharCode(keysym);
+  return KEY_NAMES[keysym] ?? `keysym-0x${keysym.toString(16)}`;
+}
+
+interface KeyMap {
+  keysym(keycode: number): number;
+}
+
+async function keyMap(display: Display): Promise<KeyMap> {
+  const setup = display.wire.setup as unknown as { min_keycode: number; max_keycode: number };
+  const first = setup.min_keycode;
+  const count = setup.max_keycode - first + 1;
+  const rows = await display.wire.call<number[][]>('GetKeyboardMapping', (cb) =>
+    (
+      display.client as unknown as {
+        GetKeyboardMapping(
+          first: number,
+          count: number,
+          cb: (err: unknown, rows: number[][]) => boolean,
+        ): void;
+      }
+    ).GetKeyboardMapping(first, count, cb),
+  );
+  return { keysym: (keycode) => rows[keycode - first]?.[0] ?? 0 };
+}
+
+export async function createWindow(display: Display, options: WindowOptions): Promise<XWindow> {
+  checkInt('createWindow', 'width', options.width, 1, 32767);
+  checkInt('createWindow', 'height', options.height, 1, 32767);
+  const x = options.x ?? 0;
+  const y = options.y ?? 0;
+  checkInt('createWindow', 'x', x, -32768, 32767);
+  checkInt('createWindow', 'y', y, -32768, 32767);
+  const client = display.client;
+  const wire = display.wire;
+  const mask = client.eventMask;
+  const screen = wire.setup.screen[0]!;
+  const [protocols, deleteWindow, netWmName, utf8] = await Promise.all(
+    ['WM_PROTOCOLS', 'WM_DELETE_WINDOW', '_NET_WM_NAME', 'UTF8_STRING'].map((name) => wire.internAtom(name)),
+  );
+  const keymap = await keyMap(display);
+  const id = wire.allocId();
+  const title = options.title ?? 'xshm';
+  await wire.voidRequest(
+    'CreateWindow',
+    () => {
+      client.CreateWindow(id, display.root, x, y, options.width, options.height, 0, 0, 1, 0, {
+        backgroundPixel: screen.black_pixel,
+        eventMask: mask.Exposure! | mask.KeyPress! | mask.StructureNotify!,
+      });
+      client.ChangeProperty(
+        0,
+        id,
+        client.atoms.WM_NAME!,
+        client.atoms.STRING!,
+        8,
+        Buffer.from(title, 'latin1'),
+      );
+      client.ChangeProperty(0, id, netWmName!, utf8!, 8, Buffer.from(title, 'utf8'));
+      client.ChangeProperty(0, id, protocols!, client.atoms.ATOM!, 32, [deleteWindow!]);
+      client.MapWindow(id);
+    },
+    `${options.width}x${options.height}`,
+  );
+  return new XWindow(display, id, options.width, options.height, deleteWindow!, keymap);
+}

@@ -1,0 +1,121 @@
+// Start a private Xvfb (a virtual X server) on a free display number, for tests, demos and benchmarks.
+
+import { type ChildProcess, spawn } from 'node:child_process';
+import type { Readable } from 'node:stream';
+
+export interface XvfbOptions {
+  /** Screen width in pixels. Default 1280. */
+  width?: number;
+  /** Screen height in pixels. Default 720. */
+  height?: number;
+  /** Depth in bits: 8, 16, 24 or 30. Default 24. */
+  depth?: number;
+  /**
+   * Number of monitors. Above 1, Xvfb gets that many screens side by side joined with Xinerama
+   * (one root window, `display.monitors()` reports each). Default 1.
+   */
+  screens?: number;
+  /** Give up after this many milliseconds. Default 10000. */
+  timeout?: number;
+}
+
+export interface Xvfb {
+  /** The DISPLAY string, e.g. ':12'. */
+  display: string;
+  /** The server's process id. */
+  pid: number;
+  /** Terminate the server and wait for it to exit. Safe to call twice. */
+  stop(): Promise<void>;
+}
+
+const DISPLAY_FD = 3;
+
+/**
+ * Spawn `Xvfb -displayfd 3 -noreset -nolisten tcp -screen 0 WxHxD` and resolve once it is ready.
+ * `-noreset` matters: without it Xvfb forgets what was drawn when its last client disconnects.
+ */
+export function startXvfb(options: XvfbOptions = {}): Promise<Xvfb> {
+  const width = options.width ?? 1280;
+  const height = options.height ?? 720;
+  const depth = options.depth ?? 24;
+  const screens = options.screens ?? 1;
+  const timeout = options.timeout ?? 10_000;
+  for (const [name, value, max] of [
+    ['width', width, 32767],
+    ['height', height, 32767],
+    ['screens', screens, 16],
+  ] as const) {
+    if (!Number.isInteger(value) || value < 1 || value > max)
+      throw new RangeError(`startXvfb: ${name}=${value} must be an integer between 1 and ${max}`);
+  }
+  if (![8, 15, 16, 24, 30].includes(depth))
+    throw new RangeError(`startXvfb: depth=${depth} must be one of 8, 15, 16, 24, 30`);
+
+  const args = [`-displayfd`, String(DISPLAY_FD), '-noreset', '-nolisten', 'tcp'];
+  for (let i = 0; i < screens; i++) args.push('-screen', String(i), `${width}x${height}x${depth}`);
+  if (screens > 1) args.push('+xinerama');
+
+  return new Promise<Xvfb>((resolve, reject) => {
+    let child: ChildProcess;
+    try {
+      child = spawn('Xvfb', args, { stdio: ['ignore', 'ignore', 'pipe', 'pipe'] });
+    } catch (err) {
+      reject(notInstalled(err));
+      return;
+    }
+    let stderr = '';
+    let settled = false;
+    const exited = new Promise<void>((done) => child.once('exit', () => done()));
+    const stop = async (): Promise<void> => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      await exited;
+    };
+    const fail = (err: Error): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      void stop();
+      reject(err);
+    };
+    const timer = setTimeout(
+      () =>
+        fail(
+          new Error(
+            `startXvfb: Xvfb ${args.join(' ')} did not report a display within ${timeout} ms${stderr ? `: ${stderr.trim()}` : ''}`,
+          ),
+        ),
+      timeout,
+    );
+    child.once('error', (err) => fail(notInstalled(err)));
+    child.stderr?.on('data', (chunk: Buffer) => {
+      if (stderr.length < 4096) stderr += chunk.toString();
+    });
+    child.once('exit', (code, signal) =>
+      fail(
+        new Error(
+          `startXvfb: Xvfb exited (${signal ?? `code ${code}`}) before it was ready: ${stderr.trim() || 'no message'}`,
+        ),
+      ),
+    );
+    let number = '';
+    const displayPipe = child.stdio[DISPLAY_FD] as Readable;
+    displayPipe.on('data', (chunk: Buffer) => {
+      number += chunk.toString();
+      if (!number.includes('\n') || settled) return;
+      settled = true;
+      clearTimeout(timer);
+      displayPipe.destroy();
+      child.stderr?.removeAllListeners('data');
+      child.stderr?.resume();
+      resolve({ display: `:${number.trim()}`, pid: child.pid ?? -1, stop });
+    });
+  });
+}
+
+function notInstalled(err: unknown): Error {
+  if ((err as NodeJS.ErrnoException).code === 'ENOENT')
+    return new Error('startXvfb: Xvfb is not installed; install it with: apt-get install xvfb', {
+      cause: err,
+    });
+  return err instanceof Error ? err : new Error(String(err));
+}
