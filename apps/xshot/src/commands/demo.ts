@@ -9,8 +9,14 @@ import { action, addDisplayOption, EXIT_OK, fail, messageOf } from '../options';
 import { writeOutput } from '../output';
 import { demoPictureSVG } from '../picture';
 import { writeRGBA } from '../pixels';
-import { TopWindow } from '../windows';
-import { connectDisplay, type Display, loadMitShm, type ShmImage, type Xvfb } from '../xdisplay';
+import {
+  connectDisplay,
+  type Display,
+  loadMitShm,
+  type ShmImage,
+  type Xvfb,
+  type XWindow,
+} from '../xdisplay';
 
 export interface DemoOptions {
   display?: string;
@@ -29,7 +35,7 @@ export async function demo(options: DemoOptions): Promise<number> {
   const scope = interruptScope();
   let xvfb: Xvfb | undefined;
   let display: Display | undefined;
-  let window: TopWindow | undefined;
+  let window: XWindow | undefined;
   let picture: ShmImage | undefined;
   try {
     const opened = await openDemoDisplay(options.display);
@@ -51,11 +57,13 @@ export async function demo(options: DemoOptions): Promise<number> {
     const x = Math.floor((display.width - width) / 2);
     const y = Math.floor((display.height - height) / 2);
     const shownImage = picture;
-    window = await TopWindow.open(display, { title: 'xshot demo', width, height, x, y }, (event) => {
-      if (event.name === 'Expose' && event.count === 0) shownImage.put(window?.id ?? 0).catch(() => {});
+    const shownWindow = await display.createWindow({ title: 'xshot demo', width, height, x, y });
+    window = shownWindow;
+    shownWindow.on('expose', (event) => {
+      if (event.count === 0) shownImage.put(shownWindow.id).catch(() => {});
     });
     const rounds = options.rounds ?? 60;
-    const putRate = await timeRounds(rounds, () => shownImage.put(window!.id));
+    const putRate = await timeRounds(rounds, () => shownImage.put(shownWindow.id));
     if (scope.signal.aborted) return EXIT_OK;
 
     const screen = display.createImage(display.width, display.height);

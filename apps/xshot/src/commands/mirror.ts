@@ -4,8 +4,7 @@
 import { type Command, Option } from 'commander';
 import { aborted, interruptScope } from '../lifecycle';
 import { action, addFpsOption, EXIT_OK, parseRegion, type Region, UsageError } from '../options';
-import { TopWindow, type XEvent } from '../windows';
-import { connectDisplay, type Display, type ShmImage } from '../xdisplay';
+import { connectDisplay, type Display, type ShmImage, type XWindow } from '../xdisplay';
 
 export interface MirrorOptions {
   from?: string;
@@ -34,7 +33,7 @@ export async function mirror(options: MirrorOptions): Promise<number> {
   const scope = interruptScope();
   let from: Display | undefined;
   let to: Display | undefined;
-  let window: TopWindow | undefined;
+  let window: XWindow | undefined;
   let pipe: Pipe | undefined;
   try {
     from = await connectDisplay(options.from);
@@ -48,16 +47,14 @@ export async function mirror(options: MirrorOptions): Promise<number> {
     // 1:1 from the top-left: what does not fit on B is cut, never scaled.
     const width = Math.min(region.width, to.width);
     const height = Math.min(region.height, to.height);
-    pipe = openPipe(from, to, width, height);
+    pipe = await openPipe(from, to, width, height);
     process.stderr.write(
       `xshot: mirror ${options.from} -> ${options.to} ${width}x${height}: ${pipe.path} (${pipe.reason})\n`,
     );
 
     const closed = new AbortController();
-    const onEvent = (event: XEvent): void => {
-      if (event.name === 'DestroyNotify' || (window?.isCloseRequest(event) ?? false)) closed.abort();
-    };
-    window = await TopWindow.open(to, { title: `mirror ${options.from}`, width, height }, onEvent);
+    window = await to.createWindow({ title: `mirror ${options.from}`, width, height });
+    window.on('close', () => closed.abort());
     const stop = AbortSignal.any([closed.signal, scope.signal]);
     const interval = 1000 / options.fps;
     let shown = 0;
@@ -80,8 +77,31 @@ export async function mirror(options: MirrorOptions): Promise<number> {
   }
 }
 
-function openPipe(from: Display, to: Display, width: number, height: number): Pipe {
+/** A ShmImage on A attached to B too when both are local; else two images and a copy per frame. */
+async function openPipe(from: Display, to: Display, width: number, height: number): Promise<Pipe> {
   const source = from.createImage(width, height);
+  if (from.shm.available && to.shm.available) {
+    try {
+      const target = await to.attachImage(source);
+      return {
+        path: 'zero-copy',
+        reason: `one ${from.shm.transport} segment attached to both servers; no pixel passes through JavaScript`,
+        source,
+        target,
+        dispose() {
+          target.dispose();
+          source.dispose();
+        },
+      };
+    } catch (error) {
+      return copyPipe(source, to, width, height, `shared attach failed: ${(error as Error).message}`);
+    }
+  }
+  const why = !from.shm.available ? from.shm.reason : to.shm.reason;
+  return copyPipe(source, to, width, height, `no shared memory on both sides${why ? `: ${why}` : ''}`);
+}
+
+function copyPipe(source: ShmImage, to: Display, width: number, height: number, why: string): Pipe {
   const target = to.createImage(width, height);
   if (source.format.bitsPerPixel !== target.format.bitsPerPixel || source.stride !== target.stride) {
     source.dispose();
@@ -92,7 +112,7 @@ function openPipe(from: Display, to: Display, width: number, height: number): Pi
   }
   return {
     path: 'copy',
-    reason: 'one Buffer.copy per frame: @xshm/mit-shm has no image attached to two displays yet',
+    reason: `one Buffer.copy per frame; ${why}`,
     source,
     target,
     dispose() {

@@ -7,8 +7,8 @@ import { loadSharp } from '../encode';
 import { aborted, interruptScope } from '../lifecycle';
 import { action, addDisplayOption, EXIT_OK } from '../options';
 import { writeRGBA } from '../pixels';
-import { KEYSYM, keyboardMap, TopWindow, type XEvent } from '../windows';
-import { connectDisplay, type Display, type ShmImage } from '../xdisplay';
+import { resizeWindow, setTitle } from '../windows';
+import { connectDisplay, type Display, type ShmImage, type XWindow } from '../xdisplay';
 
 export interface ViewOptions {
   display?: string;
@@ -61,21 +61,23 @@ export async function view(files: string[], options: ViewOptions): Promise<numbe
   }
   const scope = interruptScope();
   let display: Display | undefined;
-  let window: TopWindow | undefined;
+  let window: XWindow | undefined;
   let shown: Shown | undefined;
   try {
     display = await connectDisplay(options.display);
     const screen = display;
-    const keysymOf = await keyboardMap(screen);
     let index = 0;
     shown = await loadPicture(screen, files[0]!, screen.width, screen.height);
 
     const closed = new AbortController();
-    const pending: Promise<void>[] = [];
+    const pending = new Set<Promise<void>>();
     let paging = Promise.resolve();
     const draw = (): void => {
       const current = shown;
-      if (current && window) pending.push(current.image.put(window.id).catch(() => {}));
+      if (!current || !window) return;
+      const drawing = current.image.put(window.id).catch(() => {});
+      pending.add(drawing);
+      void drawing.then(() => pending.delete(drawing));
     };
     const page = (step: number): void => {
       if (files.length < 2) return;
@@ -85,41 +87,34 @@ export async function view(files: string[], options: ViewOptions): Promise<numbe
         shown?.image.dispose();
         shown = next;
         if (!window) return;
-        window.resize(next.image.width, next.image.height);
-        await window.setTitle(titleOf(next, index, files.length));
+        resizeWindow(screen, window.id, next.image.width, next.image.height);
+        await setTitle(screen, window.id, titleOf(next, index, files.length));
         draw();
       });
       paging.catch((error: unknown) => {
         process.stderr.write(`xshot: ${(error as Error).message}\n`);
       });
     };
-    const onEvent = (event: XEvent): void => {
-      if (event.name === 'Expose' && event.count === 0) draw();
-      else if (event.name === 'DestroyNotify' || (window?.isCloseRequest(event) ?? false)) closed.abort();
-      else if (event.name === 'KeyPress' && event.keycode !== undefined) {
-        const keysym = keysymOf(event.keycode);
-        if (keysym === KEYSYM.q || keysym === KEYSYM.Q || keysym === KEYSYM.Escape) closed.abort();
-        else if (
-          keysym === KEYSYM.Right ||
-          keysym === KEYSYM.Down ||
-          keysym === KEYSYM.PageDown ||
-          keysym === KEYSYM.space
-        )
-          page(1);
-        else if (keysym === KEYSYM.Left || keysym === KEYSYM.Up || keysym === KEYSYM.PageUp) page(-1);
-      }
-    };
-    window = await TopWindow.open(
-      screen,
-      { title: titleOf(shown, 0, files.length), width: shown.image.width, height: shown.image.height },
-      onEvent,
-    );
+    window = await screen.createWindow({
+      title: titleOf(shown, 0, files.length),
+      width: shown.image.width,
+      height: shown.image.height,
+    });
+    window.on('expose', (event) => {
+      if (event.count === 0) draw();
+    });
+    window.on('close', () => closed.abort());
+    window.on('keypress', ({ key }) => {
+      if (key === 'q' || key === 'Escape') closed.abort();
+      else if (['Right', 'Down', 'Page_Down', ' '].includes(key)) page(1);
+      else if (['Left', 'Up', 'Page_Up'].includes(key)) page(-1);
+    });
     process.stdout.write(
       `window 0x${window.id.toString(16)}: ${shown.file} ${shown.image.width}x${shown.image.height}\n`,
     );
     await Promise.race([aborted(closed.signal), aborted(scope.signal)]);
     await paging.catch(() => {});
-    await Promise.all(pending);
+    await Promise.all([...pending]);
     return EXIT_OK;
   } finally {
     scope.release();
