@@ -140,16 +140,19 @@ describe('output naming', () => {
 });
 
 describe('encoders', () => {
-  test('PNG from padded BGRX decodes to the same pixels', async () => {
-    const frame = bgrxFrame(37, 23, 37 * 4 + 12);
+  test.each([
+    [37, 23, 37 * 4 + 12],
+    [40, 9, 40 * 4],
+  ])('PNG from BGRX %p x %p, stride %p, decodes to the same pixels', async (width, height, stride) => {
+    const frame = bgrxFrame(width, height, stride);
     const before = Buffer.from(frame.data);
     const png = encodePNG(frame);
     expect(frame.data.equals(before)).toBe(true);
     const { data, info } = await sharp(png).raw().toBuffer({ resolveWithObject: true });
-    expect([info.width, info.height, info.channels]).toEqual([37, 23, 3]);
-    for (let y = 0; y < 23; y++)
-      for (let x = 0; x < 37; x++)
-        expect([...data.subarray((y * 37 + x) * 3, (y * 37 + x) * 3 + 3)]).toEqual(frame.rgb(x, y));
+    expect([info.width, info.height, info.channels]).toEqual([width, height, 3]);
+    for (let y = 0; y < height; y++)
+      for (let x = 0; x < width; x++)
+        expect([...data.subarray((y * width + x) * 3, (y * width + x) * 3 + 3)]).toEqual(frame.rgb(x, y));
   });
 
   test('each format is what identify says it is; raw is RGBA', async () => {
