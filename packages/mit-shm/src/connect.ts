@@ -93,7 +93,6 @@ export class Display {
   readonly #gcs = new Map<number, number>();
   readonly #segments = new Set<SegmentHandle>();
   readonly #windows = new Set<XWindow>();
-  #monitors: Promise<Monitor[]> | null = null;
   #closing: Promise<void> | null = null;
 
   /** @internal use connect() */
@@ -102,7 +101,7 @@ export class Display {
     this.#transport = transport;
     this.shm = shm;
     this.name = wire.displayName;
-    const screen = wire.setup.screen[0]!;
+    const screen = wire.screen;
     this.root = screen.root;
     this.width = screen.pixel_width;
     this.height = screen.pixel_height;
@@ -126,7 +125,7 @@ export class Display {
 
   /** How the server lays out images of `depth` (masks from a TrueColor visual of that depth). */
   formatFor(depth: number): PixelFormat {
-    const screen = this.wire.setup.screen[0]!;
+    const screen = this.wire.screen;
     const visuals = screen.depths[depth];
     const visual =
       (depth === screen.root_depth ? visuals?.[screen.root_visual] : undefined) ??
@@ -141,14 +140,10 @@ export class Display {
     );
   }
 
-  /** The monitors: RandR 1.5 GetMonitors, else Xinerama, else the whole screen. Asked once per connection. */
+  /** The monitors: RandR 1.5 GetMonitors, else Xinerama, else the whole screen (one round trip or two). */
   monitors(): Promise<Monitor[]> {
     this.wire.ensureOpen('monitors');
-    this.#monitors ??= this.#queryMonitors().catch((err: unknown) => {
-      this.#monitors = null;
-      throw err;
-    });
-    return this.#monitors;
+    return this.#queryMonitors();
   }
 
   /**
@@ -617,7 +612,7 @@ function unusable(wire: Wire, name: TransportName): string | null {
  * an attach that "succeeds" on another IPC namespace's segment with the same id, proves nothing.
  */
 async function prove(wire: Wire, transport: Transport): Promise<void> {
-  const screen = wire.setup.screen[0]!;
+  const screen = wire.screen;
   const depth = screen.root_depth;
   const format = pixelFormat(
     { format: wire.setup.format, image_byte_order: wire.setup.image_byte_order },

@@ -155,7 +155,7 @@ export async function createWindow(display: Display, options: WindowOptions): Pr
   const client = display.client;
   const wire = display.wire;
   const mask = client.eventMask;
-  const screen = wire.setup.screen[0]!;
+  const screen = wire.screen;
   const [protocols, deleteWindow, netWmName, utf8] = await Promise.all(
     ['WM_PROTOCOLS', 'WM_DELETE_WINDOW', '_NET_WM_NAME', 'UTF8_STRING'].map((name) => wire.internAtom(name)),
   );

@@ -1,7 +1,15 @@
 // Promise-based calls on one `x11` client connection: the one place where callbacks become promises,
 // error packets become XError (with the request's name), and a closed connection fails every pending call.
 
-import type { ShmExtension, ShmPutImageArgs, X11Client, X11Display, X11Event, X11ProtocolError } from 'x11';
+import type {
+  ShmExtension,
+  ShmPutImageArgs,
+  X11Client,
+  X11Display,
+  X11Event,
+  X11ProtocolError,
+  X11Screen,
+} from 'x11';
 import { isProtocolError, XConnectionError, XError } from './errors';
 
 /** ZPixmap, the only image format this package speaks (core protocol value). */
@@ -49,6 +57,18 @@ export class Wire {
       this.fail(new XConnectionError(displayName, `X display ${displayName} closed the connection`));
     client.on('end', onGone);
     client.stream?.on('close', onGone);
+  }
+
+  /** The screen named by the display string (':1.1' is screen 1), else screen 0. */
+  get screen(): X11Screen {
+    const index = Number(/\.(\d+)$/.exec(this.displayName)?.[1] ?? 0);
+    const screen = this.setup.screen[index];
+    if (!screen)
+      throw new XConnectionError(
+        this.displayName,
+        `X display ${this.displayName} has no screen ${index} (it has ${this.setup.screen.length})`,
+      );
+    return screen;
   }
 
   get closed(): boolean {

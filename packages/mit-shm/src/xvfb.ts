@@ -10,10 +10,7 @@ export interface XvfbOptions {
   height?: number;
   /** Depth in bits: 8, 16, 24 or 30. Default 24. */
   depth?: number;
-  /**
-   * Number of monitors. Above 1, Xvfb gets that many screens side by side joined with Xinerama
-   * (one root window, `display.monitors()` reports each). Default 1.
-   */
+  /** Number of X screens (`:N.0`, `:N.1`, …), each width x height x depth. Default 1. */
   screens?: number;
   /** Give up after this many milliseconds. Default 10000. */
   timeout?: number;
@@ -53,7 +50,6 @@ export function startXvfb(options: XvfbOptions = {}): Promise<Xvfb> {
 
   const args = [`-displayfd`, String(DISPLAY_FD), '-noreset', '-nolisten', 'tcp'];
   for (let i = 0; i < screens; i++) args.push('-screen', String(i), `${width}x${height}x${depth}`);
-  if (screens > 1) args.push('+xinerama');
 
   return new Promise<Xvfb>((resolve, reject) => {
     let child: ChildProcess;
