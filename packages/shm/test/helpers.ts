@@ -44,24 +44,32 @@ function recordPid(pid: number | undefined): void {
 }
 recordPid(process.pid);
 
-export interface Run {
+export interface Run<Output = string> {
+  pid: number;
   status: number | null;
   signal: NodeJS.Signals | null;
-  stdout: string;
+  stdout: Output;
   stderr: string;
 }
 
-/** Run a program to completion; what it creates counts as this test file's. */
-export function run(command: string, args: string[], options: SpawnSyncOptions = {}): Run {
-  const result = spawnSync(command, args, { encoding: 'utf8', timeout: 30_000, ...options });
+/** Run a program to completion, stdout as bytes; what it creates counts as this test file's. */
+export function runForBytes(command: string, args: string[], options: SpawnSyncOptions = {}): Run<Buffer> {
+  const result = spawnSync(command, args, { timeout: 30_000, ...options, encoding: 'buffer' });
   recordPid(result.pid);
   if (result.error) throw result.error;
   return {
+    pid: result.pid,
     status: result.status,
     signal: result.signal,
-    stdout: String(result.stdout),
-    stderr: String(result.stderr),
+    stdout: result.stdout,
+    stderr: result.stderr.toString(),
   };
+}
+
+/** Run a program to completion, stdout as text; what it creates counts as this test file's. */
+export function run(command: string, args: string[], options: SpawnSyncOptions = {}): Run {
+  const result = runForBytes(command, args, options);
+  return { ...result, stdout: result.stdout.toString() };
 }
 
 /** Run a JavaScript program in a new node process, with the built package as `shm`. */
