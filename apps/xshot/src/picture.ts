@@ -3,9 +3,10 @@
 /** An SVG of width x height: a gradient, shapes and a caption; every pixel is deterministic. */
 export function demoPictureSVG(width: number, height: number, caption: string): string {
   const bars = ['#e74c3c', '#f39c12', '#f1c40f', '#2ecc71', '#3498db', '#9b59b6']
-    .map((colour, i) => {
-      const barWidth = Math.floor(width / 6);
-      return `<rect x="${i * barWidth}" y="${height - 40}" width="${barWidth}" height="40" fill="${colour}"/>`;
+    .map((colour, i, all) => {
+      const left = Math.floor((i * width) / all.length);
+      const right = Math.floor(((i + 1) * width) / all.length);
+      return `<rect x="${left}" y="${height - 40}" width="${right - left}" height="40" fill="${colour}"/>`;
     })
     .join('');
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">

@@ -2,7 +2,7 @@
 // live. Zero-copy when one segment can be attached to both servers (ShmGetImage from A into it, ShmPutImage
 // to B from it); otherwise one Buffer.copy per frame between two images, and it says so.
 import { type Command, Option } from 'commander';
-import { aborted, interruptScope } from '../lifecycle';
+import { interruptScope } from '../lifecycle';
 import { action, addFpsOption, EXIT_OK, parseRegion, type Region, UsageError } from '../options';
 import { connectDisplay, type Display, type ShmImage, type XWindow } from '../xdisplay';
 
@@ -65,7 +65,7 @@ export async function mirror(options: MirrorOptions): Promise<number> {
       await pipe.target.put(window.id);
       shown++;
       const rest = interval - (performance.now() - started);
-      if (rest > 0) await Promise.race([sleep(rest), aborted(stop)]);
+      if (rest > 0) await sleep(rest, stop);
     }
     return EXIT_OK;
   } finally {
@@ -122,8 +122,17 @@ function copyPipe(source: ShmImage, to: Display, width: number, height: number, 
   };
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+/** Waits `ms`, or less when `signal` aborts (resolves either way; the listener is removed). */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
 }
 
 export function register(program: Command): void {
