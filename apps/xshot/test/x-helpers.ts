@@ -33,6 +33,24 @@ export function runXshot(args: string[], env: NodeJS.ProcessEnv = {}, cwd?: stri
   });
 }
 
+/** Children started by startXshot, killed by killStarted() after each test (a failed test must not leave one). */
+const started = new Set<ChildProcess>();
+
+export async function killStarted(): Promise<void> {
+  for (const child of started) {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await exited(child);
+  }
+  started.clear();
+}
+
+/** Presses `key` in `window` of `display` the way a user would: focus it, then a real (XTEST) key event. */
+export function pressKey(display: string, window: number, key: string): void {
+  execFileSync('xdotool', ['windowfocus', '--sync', String(window), 'key', key], {
+    env: { ...process.env, DISPLAY: display },
+  });
+}
+
 /** A long-running xshot (view, mirror): resolves once its stdout or stderr matches `ready`. */
 export function startXshot(
   args: string[],
@@ -40,6 +58,7 @@ export function startXshot(
 ): Promise<{ child: ChildProcess; match: RegExpMatchArray; output: () => string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    started.add(child);
     let output = '';
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
