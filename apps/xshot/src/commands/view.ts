@@ -103,6 +103,8 @@ export async function view(files: string[], options: ViewOptions): Promise<numbe
     window.on('expose', (event) => {
       if (event.count === 0) draw();
     });
+    // The first Expose can arrive before createWindow resolves and these listeners exist: draw once now.
+    draw();
     window.on('close', () => closed.abort());
     window.on('keypress', ({ key }) => {
       if (key === 'q' || key === 'Escape') closed.abort();
