@@ -160,12 +160,22 @@ interface ChannelShift {
   mask: number;
   shift: number;
   max: number;
+  /** channel value -> 8 bits, widened by bit replication like the fast paths (0 -> 0, max -> 255) */
+  to8: Uint8Array;
 }
 
 function channel(mask: number): ChannelShift {
   let shift = 0;
   while (shift < 32 && ((mask >>> shift) & 1) === 0) shift++;
-  return { mask: mask >>> 0, shift, max: mask >>> shift || 1 };
+  const max = mask >>> shift || 1;
+  const bits = Math.round(Math.log2(max + 1));
+  const to8 = new Uint8Array(Math.min(max, 0xffff) + 1);
+  for (let v = 0; v < to8.length; v++) {
+    if (bits >= 8) to8[v] = v >>> (bits - 8);
+    else if (bits >= 4) to8[v] = (v << (8 - bits)) | (v >>> (2 * bits - 8));
+    else to8[v] = Math.round((v * 255) / max);
+  }
+  return { mask: mask >>> 0, shift, max, to8 };
 }
 
 function masksToRGBA(src: Buffer, layout: ImageLayout, out: Buffer): void {
@@ -188,7 +198,7 @@ function masksToRGBA(src: Buffer, layout: ImageLayout, out: Buffer): void {
       let p = 0;
       for (let b = 0; b < bytes; b++) p = lsb ? p | (src[i + b]! << (8 * b)) : (p << 8) | src[i + b]!;
       p >>>= 0;
-      for (const c of channels) out[o++] = Math.round((((p & c.mask) >>> c.shift) * 255) / c.max);
+      for (const c of channels) out[o++] = c.to8[(p & c.mask) >>> c.shift]!;
       out[o++] = 255;
     }
   }
@@ -226,7 +236,7 @@ export function compositeCursor(data: Buffer, layout: ImageLayout, cursor: Curso
       p >>>= 0;
       let out = p & ~(format.redMask | format.greenMask | format.blueMask);
       channels.forEach((c, k) => {
-        const dst = ((((p & c.mask) >>> c.shift) * 255) / c.max) | 0;
+        const dst = c.to8[(p & c.mask) >>> c.shift]!;
         const blended = source[k]! + Math.round((dst * (255 - alpha)) / 255);
         out |= (Math.round((Math.min(255, blended) * c.max) / 255) << c.shift) & c.mask;
       });

@@ -1,6 +1,7 @@
 // Pixels, byte for byte, against ImageMagick's `import` on a private Xvfb at depth 24 and 16:
 // full screen, odd regions, a window, put read back; the three transports agree.
 
+import { execFileSync } from 'node:child_process';
 import { connect, type Display, type Frame, type ShmImage, startXvfb, type Xvfb } from '../src';
 import {
   cropRGB,
@@ -212,6 +213,36 @@ test('monitors: RandR 1.5 monitors, a monitor captured equals import', async () 
     ).toBeNull();
     await expect(d.capture({ monitor: monitors.length })).rejects.toThrow(/does not exist/);
     await expect(d.capture({ monitor: right!.index, x: 190, width: 20 })).rejects.toThrow(RangeError);
+  } finally {
+    await d.close();
+    await xvfb.stop();
+  }
+});
+
+test('cursor: true draws the pointer (XFixes) where it is, and only there', async () => {
+  const xvfb = await startXvfb({ width: 200, height: 150, depth: 24 });
+  const d = await connect({ display: xvfb.display });
+  try {
+    paintRoot(xvfb.display, makePicture(200, 150, 4));
+    execFileSync('xdotool', ['mousemove', '100', '70'], { env: { ...process.env, DISPLAY: xvfb.display } });
+    const plain = Buffer.from((await d.capture()).data);
+    const withCursor = Buffer.from((await d.capture({ cursor: true })).data);
+    const changed: Array<[number, number]> = [];
+    for (let i = 0; i < plain.length; i += 4)
+      if (plain.readUInt32LE(i) !== withCursor.readUInt32LE(i))
+        changed.push([(i / 4) % 200, Math.floor(i / 4 / 200)]);
+    expect(changed.length).toBeGreaterThan(10);
+    for (const [x, y] of changed) {
+      expect(Math.abs(x - 100)).toBeLessThan(40);
+      expect(Math.abs(y - 70)).toBeLessThan(40);
+    }
+    // A window capture places it relative to the window.
+    const window = await d.createWindow({ width: 80, height: 60, x: 60, y: 40 });
+    const inWindow = await d.capture({ window: window.id, cursor: true });
+    const bare = await d.capture({ window: window.id });
+    expect(inWindow.valid).toBe(false); // the second capture reused the memory
+    expect(bare.data.length).toBe(80 * 60 * 4);
+    window.destroy();
   } finally {
     await d.close();
     await xvfb.stop();

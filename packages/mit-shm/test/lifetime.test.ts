@@ -1,0 +1,150 @@
+// Lifetime and isolation: kill -9 leaks no segment, a client in its own IPC namespace settles on memfd,
+// thousands of captures keep memory flat, and the package works inside a worker thread.
+
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { Worker } from 'node:worker_threads';
+import { connect, type Display, startXvfb, type Xvfb } from '../src';
+import { FIXTURES, makePicture, paintRoot, RUN_TS } from './helpers';
+
+let xvfb: Xvfb;
+let d: Display;
+
+beforeAll(async () => {
+  xvfb = await startXvfb({ width: 320, height: 200, depth: 24 });
+  paintRoot(xvfb.display, makePicture(320, 200, 9));
+  d = await connect({ display: xvfb.display });
+});
+afterAll(async () => {
+  await d?.close();
+  await xvfb?.stop();
+});
+
+type Line = Record<string, unknown>;
+
+/** Spawn the capture fixture (optionally through a wrapper such as `unshare --ipc`) and read its lines. */
+function spawnFixture(
+  options: object,
+  wrapper: string[] = [],
+): { child: ChildProcess; next(key: string): Promise<Line> } {
+  const command = [
+    ...wrapper,
+    process.execPath,
+    RUN_TS,
+    join(FIXTURES, 'capture.ts'),
+    JSON.stringify(options),
+  ];
+  const child = spawn(command[0]!, command.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  const lines = createInterface({ input: child.stdout! });
+  const queue: Line[] = [];
+  const waiters: Array<() => void> = [];
+  lines.on('line', (text) => {
+    queue.push(JSON.parse(text) as Line);
+    waiters.shift()?.();
+  });
+  const next = async (key: string): Promise<Line> => {
+    for (;;) {
+      const index = queue.findIndex((line) => key in line || 'error' in line);
+      if (index >= 0) {
+        const line = queue.splice(index, 1)[0]!;
+        if ('error' in line) throw new Error(`fixture failed: ${String(line.error)}`);
+        return line;
+      }
+      if (child.exitCode !== null)
+        throw new Error(`fixture exited (${child.exitCode}) before '${key}': ${stderr}`);
+      await new Promise<void>((resolve) => {
+        waiters.push(resolve);
+        child.once('exit', () => resolve());
+      });
+    }
+  };
+  return { child, next };
+}
+
+/** SysV segments created by `pid` (cpid column of /proc/sysvipc/shm). */
+function segmentsCreatedBy(pid: number): string[] {
+  const [header, ...rows] = readFileSync('/proc/sysvipc/shm', 'utf8').trim().split('\n');
+  const cpid = header!.trim().split(/\s+/).indexOf('cpid');
+  return rows.filter((row) => Number(row.trim().split(/\s+/)[cpid]) === pid);
+}
+
+async function eventually(check: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    if (check()) return;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error(`still not true after 2 s: ${what}`);
+}
+
+const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
+
+test('a client capturing in a loop, killed with -9, leaves no segment behind', async () => {
+  const { child, next } = spawnFixture({ display: xvfb.display, mode: 'loop' });
+  try {
+    const ready = await next('ready');
+    expect(ready.transport).toBe('sysv');
+    await next('looping');
+    // While it runs its segments exist, already marked for removal (status "dest" in ipcs).
+    const live = segmentsCreatedBy(child.pid!);
+    expect(live.length).toBeGreaterThan(0);
+    child.kill('SIGKILL');
+    await new Promise((resolve) => child.once('exit', resolve));
+    // The server lets go of them when it sees the connection drop.
+    await eventually(() => segmentsCreatedBy(child.pid!).length === 0, `segments of pid ${child.pid} gone`);
+  } finally {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  }
+});
+
+test('a client in its own IPC namespace (unshare --ipc) settles on memfd, with the same pixels', async () => {
+  const region = { x: 17, y: 11, width: 150, height: 120 };
+  const { child, next } = spawnFixture({ display: xvfb.display, mode: 'once', region }, ['unshare', '--ipc']);
+  try {
+    const ready = await next('ready');
+    expect(ready.transport).toBe('memfd');
+    expect(String(ready.reason)).toMatch(/^sysv: /);
+    const result = await next('sha256');
+    const ours = await d.capture(region);
+    expect(d.shm.transport).toBe('sysv');
+    expect(result.sha256).toBe(sha256(ours.toRGBA()));
+  } finally {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  }
+});
+
+test('captures in a row keep memory flat', async () => {
+  const region = { x: 0, y: 0, width: 64, height: 64 };
+  for (let i = 0; i < 500; i++) (await d.capture(region)).toRGBA();
+  const before = process.memoryUsage.rss();
+  for (let i = 0; i < 10_000; i++) {
+    const frame = await d.capture(region);
+    if (i % 100 === 0) frame.toRGBA();
+  }
+  const growth = process.memoryUsage.rss() - before;
+  expect(growth).toBeLessThan(8 * 1024 * 1024);
+}, 30_000);
+
+test('works inside a worker_threads worker', async () => {
+  const region = { x: 5, y: 5, width: 40, height: 30 };
+  const worker = new Worker(
+    `require(${JSON.stringify(RUN_TS)}).register(); require(${JSON.stringify(join(FIXTURES, 'capture.ts'))});`,
+    { eval: true, workerData: JSON.stringify({ display: xvfb.display, mode: 'once', region }) },
+  );
+  const lines: Line[] = [];
+  await new Promise<void>((resolve, reject) => {
+    worker.on('message', (line: Line) => lines.push(line));
+    worker.on('error', reject);
+    worker.on('exit', () => resolve());
+  });
+  expect(lines.find((l) => 'error' in l)).toBeUndefined();
+  expect(lines[0]).toMatchObject({ ready: true });
+  const ours = await d.capture(region);
+  expect(lines[1]).toMatchObject({ sha256: sha256(ours.toRGBA()), width: 40, height: 30 });
+});
