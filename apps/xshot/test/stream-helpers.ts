@@ -1,6 +1,8 @@
 // Shared by the stream tests: an HTTP client that splits /stream.mjpeg into frames, plain GETs,
 // and a FrameSource whose pictures and "damage" the test controls.
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { type ClientRequest, get, type IncomingMessage } from 'node:http';
+import type { Readable } from 'node:stream';
 import type { ChangeDetection, FrameSource, Picture } from '../src/web/source';
 
 export interface Fetched {
@@ -25,8 +27,10 @@ export function fetchUrl(url: string, headers: Record<string, string> = {}): Pro
 
 export interface MjpegPart {
   jpeg: Buffer;
-  capturedAt: number;
+  receivedAt: number;
 }
+
+const PART_DELIMITER = '\r\n--xshotframe\r\n';
 
 /** Reads /stream.mjpeg and keeps every part; `pause()` stops reading from the socket (a stalled viewer). */
 export class MjpegReader {
@@ -89,19 +93,20 @@ export class MjpegReader {
     this.request.destroy();
   }
 
+  // Parts are split on the boundary, as browsers do (the server sends no Content-Length).
   private take(chunk: Buffer): void {
     this.pending = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
     for (;;) {
       const headEnd = this.pending.indexOf('\r\n\r\n');
       if (headEnd < 0) return;
-      const head = this.pending.subarray(0, headEnd).toString('latin1');
-      const length = Number(/Content-Length: (\d+)/i.exec(head)?.[1]);
-      if (!Number.isFinite(length)) throw new Error(`MJPEG part without Content-Length: ${head}`);
-      const start = headEnd + 4;
-      if (this.pending.length < start + length + 2) return;
-      const capturedAt = Number(/X-Capture-Time: ([\d.]+)/i.exec(head)?.[1] ?? Number.NaN);
-      this.parts.push({ jpeg: Buffer.from(this.pending.subarray(start, start + length)), capturedAt });
-      this.pending = this.pending.subarray(start + length + 2);
+      const bodyStart = headEnd + 4;
+      const bodyEnd = this.pending.indexOf(PART_DELIMITER, bodyStart);
+      if (bodyEnd < 0) return;
+      this.parts.push({
+        jpeg: Buffer.from(this.pending.subarray(bodyStart, bodyEnd)),
+        receivedAt: Date.now(),
+      });
+      this.pending = this.pending.subarray(bodyEnd + 2);
       this.waiters = this.waiters.filter((waiter) => {
         if (this.parts.length < waiter.count) return true;
         waiter.resolve();
@@ -200,4 +205,83 @@ export function noise(size: number): Buffer {
 
 export function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+export interface TestXvfb {
+  display: string;
+  process: ChildProcess;
+  stop(): Promise<void>;
+}
+
+/** Xvfb on a display number it picks itself (-displayfd), with -noreset so drawings persist. */
+export function startTestXvfb(width: number, height: number, depth: number): Promise<TestXvfb> {
+  const child = spawn(
+    'Xvfb',
+    ['-displayfd', '3', '-noreset', '-nolisten', 'tcp', '-screen', '0', `${width}x${height}x${depth}`],
+    { stdio: ['ignore', 'ignore', 'pipe', 'pipe'] },
+  );
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const stop = async (): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    await exited;
+  };
+  return new Promise((resolve, reject) => {
+    let text = '';
+    let errors = '';
+    const timer = setTimeout(() => {
+      void stop();
+      reject(new Error(`Xvfb did not report a display within 10 s: ${errors}`));
+    }, 10_000);
+    child.stderr?.on('data', (chunk: Buffer) => {
+      errors += chunk.toString();
+    });
+    child.once('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    (child.stdio[3] as Readable).on('data', (chunk: Buffer) => {
+      text += chunk.toString();
+      if (!text.includes('\n')) return;
+      clearTimeout(timer);
+      (child.stdio[3] as Readable).destroy();
+      resolve({ display: `:${text.trim()}`, process: child, stop });
+    });
+  });
+}
+
+/**
+ * Runs a command to completion; resolves stdout (as bytes), rejects with stderr on failure (with
+ * `ignoreStatus`, only when it could not run at all: ImageMagick's `display -window root` paints
+ * and then exits 1).
+ */
+export function run(
+  command: string,
+  args: string[],
+  env: Record<string, string> = {},
+  options: { ignoreStatus?: boolean } = {},
+): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      command,
+      args,
+      { env: { ...process.env, ...env }, encoding: 'buffer', maxBuffer: 64 << 20 },
+      (error, stdout, stderr) => {
+        if (error && !(options.ignoreStatus && typeof error.code === 'number'))
+          reject(new Error(`${command} ${args.join(' ')}: ${error.message}\n${stderr.toString()}`));
+        else resolve(stdout);
+      },
+    );
+  });
+}
+
+/** Shared memory segments whose creator is `pid`, from `ipcs -m -p` (shmid owner cpid lpid). */
+export async function segmentsCreatedBy(pid: number): Promise<number[]> {
+  const text = (await run('ipcs', ['-m', '-p'])).toString();
+  const ids: number[] = [];
+  for (const line of text.split('\n')) {
+    const fields = line.trim().split(/\s+/);
+    if (fields.length >= 4 && /^\d+$/.test(fields[0]!) && Number(fields[2]) === pid)
+      ids.push(Number(fields[0]));
+  }
+  return ids;
 }

@@ -142,10 +142,10 @@ test('each change is captured and encoded once for all viewers; nothing is encod
   const after = server.stats();
   expect(after.clients).toBe(3);
   expect(after.encoded - before.encoded).toBe(colours.length);
+  expect(after.latencyMs).toBeGreaterThan(0);
   for (const viewer of viewers) {
     const last = await sharp(viewer.parts.at(-1)!.jpeg).raw().toBuffer();
     expect([...last.subarray(0, 3)].map((v) => Math.round(v / 16))).toEqual([16, 16, 0]);
-    expect(viewer.parts.every((part) => Number.isFinite(part.capturedAt))).toBe(true);
   }
 
   // A still picture: probes capture now and then, nothing is encoded or sent.

@@ -1,13 +1,130 @@
-// `xshot stream`: placeholder until its owner lands it; keeps the register(program) convention.
-import type { Command } from 'commander';
-import { action, addDisplayOption, EXIT_FAILURE, fail } from '../options';
+// `xshot stream`: serves an X display to browsers (viewer page, MJPEG, single frames, stats) until
+// Ctrl-C, or until the X server goes away. The HTTP side is src/web/server.ts, the capture side
+// src/web/x-source.ts; this file parses options and owns the process lifecycle.
+import { type Command, Option } from 'commander';
+import {
+  action,
+  addDisplayOption,
+  addFpsOption,
+  addSelectionOptions,
+  EXIT_FAILURE,
+  EXIT_OK,
+  fail,
+  messageOf,
+  parseIntegerIn,
+  type SelectionOptions,
+  UsageError,
+} from '../options';
+import { openDisplaySource } from '../web/open-display';
+import { DEFAULT_HOST, DEFAULT_PORT, ListenError, type StreamServer, startStreamServer } from '../web/server';
 
-export async function stream(_options: Record<string, unknown>): Promise<number> {
-  return fail('stream is not available yet', EXIT_FAILURE);
+export const DEFAULT_FPS = 30;
+export const DEFAULT_QUALITY = 80;
+
+export interface StreamOptions extends SelectionOptions {
+  host?: string;
+  port?: number;
+  fps?: number;
+  quality?: number;
+  cursor?: boolean;
+  token?: string;
+}
+
+/** What ended a stream, and the exit code it gives. */
+type Ending = { code: number; message?: string };
+
+export async function stream(options: StreamOptions): Promise<number> {
+  const selections = [options.region, options.window, options.monitor].filter((v) => v !== undefined);
+  if (selections.length > 1) {
+    throw new UsageError('--region, --window and --monitor select the same thing; give at most one');
+  }
+  if (options.token !== undefined && options.token.length === 0) {
+    throw new UsageError('--token is empty; give a secret, e.g. --token "$(openssl rand -hex 16)"');
+  }
+
+  let source: Awaited<ReturnType<typeof openDisplaySource>>;
+  try {
+    source = await openDisplaySource({
+      ...(options.display !== undefined ? { display: options.display } : {}),
+      area: {
+        ...(options.region ? { region: options.region } : {}),
+        ...(options.window !== undefined ? { window: options.window } : {}),
+        ...(options.monitor !== undefined ? { monitor: options.monitor } : {}),
+        ...(options.cursor ? { cursor: true } : {}),
+      },
+    });
+  } catch (error) {
+    return fail(`stream: ${messageOf(error)}`);
+  }
+
+  let server: StreamServer;
+  try {
+    server = await startStreamServer({
+      source,
+      host: options.host ?? DEFAULT_HOST,
+      port: options.port ?? DEFAULT_PORT,
+      fps: options.fps ?? DEFAULT_FPS,
+      quality: options.quality ?? DEFAULT_QUALITY,
+      pollEveryFrame: options.cursor === true,
+      ...(options.token ? { token: options.token } : {}),
+    });
+  } catch (error) {
+    await source.close();
+    return fail(`stream: ${error instanceof ListenError ? error.message : messageOf(error)}`);
+  }
+
+  const detection =
+    source.detection === 'damage' ? 'changes from XDAMAGE' : `polling at ${options.fps ?? DEFAULT_FPS} fps`;
+  process.stdout.write(
+    `xshot stream: ${source.displayName} ${source.width}x${source.height} (${source.transport}, ${detection}) ` +
+      `at ${server.url}\n`,
+  );
+  if (source.pollingReason) process.stderr.write(`xshot stream: polling because ${source.pollingReason}\n`);
+
+  let onSignal = (): void => {};
+  const ending = await new Promise<Ending>((resolve) => {
+    onSignal = () => resolve({ code: EXIT_OK });
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    void source.lost.then((error) =>
+      resolve({
+        code: EXIT_FAILURE,
+        message: `the X server at ${source.displayName} went away (${error.message}); stopping the stream`,
+      }),
+    );
+    server.pipeline.onFailure((error) =>
+      resolve({ code: EXIT_FAILURE, message: `capture stopped: ${error.message}` }),
+    );
+  });
+  process.off('SIGINT', onSignal);
+  process.off('SIGTERM', onSignal);
+
+  await server.close();
+  await source.close();
+  if (ending.message) return fail(`stream: ${ending.message}`, ending.code);
+  return ending.code;
 }
 
 export function register(program: Command): void {
-  const command = program.command('stream').description('stream a display to a browser');
+  const command = program
+    .command('stream')
+    .description('serve the display live to a browser: viewer page, MJPEG, single frames and stats');
   addDisplayOption(command);
-  command.action(action((options: Record<string, unknown>) => stream(options)));
+  addSelectionOptions(command);
+  addFpsOption(command, DEFAULT_FPS);
+  command
+    .addOption(new Option('--host <address>', 'address to listen on').default(DEFAULT_HOST))
+    .addOption(
+      new Option('-p, --port <n>', 'TCP port (0 picks a free one)')
+        .argParser(parseIntegerIn(0, 65535))
+        .default(DEFAULT_PORT),
+    )
+    .addOption(
+      new Option('-q, --quality <n>', 'JPEG quality')
+        .argParser(parseIntegerIn(1, 100))
+        .default(DEFAULT_QUALITY),
+    )
+    .option('--cursor', 'draw the mouse cursor into the picture')
+    .option('--token <secret>', 'require ?token=SECRET or Authorization: Bearer SECRET (all but /healthz)')
+    .action(action((opts: StreamOptions) => stream(opts)));
 }

@@ -1,14 +1,22 @@
 // multipart/x-mixed-replace fan-out: every viewer gets the newest encoded frame. A viewer whose
 // socket has not taken the previous frame yet is skipped, and gets the newest frame when it
 // drains, so nothing queues per viewer: at most one frame sits in each response's buffer.
+//
+// Each JPEG is followed at once by the next part's boundary *and headers*: Chromium shows a part
+// only once it has parsed the header block of the part after it (tested: the boundary alone is not
+// enough, and Content-Length is ignored). Closing a part with the next frame would show every
+// frame one frame late, and the last frame of a still screen never. So parts carry no per-frame
+// header (no Content-Length): clients split on the boundary, as browsers do.
 import type { ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
 import type { EncodedFrame, StreamPipeline } from './pipeline';
 
 export const MJPEG_BOUNDARY = 'xshotframe';
-/** Part header carrying the epoch time (ms) the frame's capture started, for latency figures. */
-export const CAPTURE_TIME_HEADER = 'X-Capture-Time';
 
-const CRLF = Buffer.from('\r\n');
+const PART_START = `--${MJPEG_BOUNDARY}\r\nContent-Type: image/jpeg\r\n\r\n`;
+const PART_END = Buffer.from(`\r\n${PART_START}`);
+/** Mean of the last this-many capture-to-socket latencies in stats. */
+const LATENCY_SAMPLES = 30;
 
 interface Viewer {
   readonly response: ServerResponse;
@@ -31,11 +39,17 @@ export interface FanOutStats {
   skipped: number;
   /** Bytes written but not yet taken by the viewers' sockets: bounded by one frame per viewer. */
   bufferedBytes: number;
+  /**
+   * Mean ms from the start of a frame's capture to its bytes being handed to the first viewer's
+   * socket (capture, conversion, encode and fan-out), over the last frames.
+   */
+  latencyMs: number;
 }
 
 export class MjpegFanOut {
   private readonly viewers = new Set<Viewer>();
   private skipped = 0;
+  private readonly latencies: number[] = [];
   private readonly unsubscribe: () => void;
 
   constructor(private readonly pipeline: StreamPipeline) {
@@ -51,6 +65,7 @@ export class MjpegFanOut {
       Connection: 'close',
     });
     response.socket?.setNoDelay(true);
+    response.write(PART_START);
     const viewer: Viewer = { response, sentSeq: 0, catchUp: null, release: this.pipeline.addViewer() };
     this.viewers.add(viewer);
     const remove = (): void => {
@@ -68,7 +83,15 @@ export class MjpegFanOut {
   stats(): FanOutStats {
     let bufferedBytes = 0;
     for (const viewer of this.viewers) bufferedBytes += viewer.response.writableLength;
-    return { clients: this.viewers.size, skipped: this.skipped, bufferedBytes };
+    const latencyMs = this.latencies.length
+      ? this.latencies.reduce((sum, v) => sum + v, 0) / this.latencies.length
+      : 0;
+    return {
+      clients: this.viewers.size,
+      skipped: this.skipped,
+      bufferedBytes,
+      latencyMs: Math.round(latencyMs * 100) / 100,
+    };
   }
 
   /** Ends every stream (the viewers see the end of the response) and stops listening. */
@@ -78,11 +101,12 @@ export class MjpegFanOut {
       this.viewers.delete(viewer);
       this.stopCatchUp(viewer);
       viewer.release();
-      viewer.response.end(`--${MJPEG_BOUNDARY}--\r\n`);
+      viewer.response.end();
     }
   }
 
   private publish(frame: EncodedFrame): void {
+    let first = true;
     for (const viewer of this.viewers) {
       // Still flushing an older frame: skip this one; 'drain' sends whatever is newest then.
       if (viewer.response.writableLength > 0) {
@@ -91,6 +115,11 @@ export class MjpegFanOut {
         continue;
       }
       this.send(viewer, frame);
+      if (first) {
+        first = false;
+        this.latencies.push(performance.timeOrigin + performance.now() - frame.capturedAt);
+        if (this.latencies.length > LATENCY_SAMPLES) this.latencies.shift();
+      }
     }
   }
 
@@ -111,13 +140,10 @@ export class MjpegFanOut {
     const { response } = viewer;
     if (response.destroyed || response.writableEnded) return;
     viewer.sentSeq = frame.seq;
-    const head =
-      `--${MJPEG_BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: ${frame.jpeg.length}\r\n` +
-      `${CAPTURE_TIME_HEADER}: ${frame.capturedAt.toFixed(3)}\r\n\r\n`;
+    // One writev: the frame and the next part's header, handed to the socket now.
     response.cork();
-    response.write(head);
     response.write(frame.jpeg);
-    response.write(CRLF);
-    process.nextTick(() => response.uncork());
+    response.write(PART_END);
+    response.uncork();
   }
 }

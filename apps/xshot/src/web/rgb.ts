@@ -54,19 +54,23 @@ function bgrxToRGB(src: Buffer, width: number, height: number, stride: number, o
   }
 }
 
+/** A 5- or 6-bit channel widened to 8 bits as ImageMagick's `import` does: floor(v * 255 / max). */
+function widen(bits: number): Uint8Array {
+  const max = (1 << bits) - 1;
+  return Uint8Array.from({ length: max + 1 }, (_, v) => Math.floor((v * 255) / max));
+}
+const WIDEN_5 = widen(5);
+const WIDEN_6 = widen(6);
+
 function rgb565ToRGB(src: Buffer, width: number, height: number, stride: number, out: Buffer): void {
   let o = 0;
   for (let y = 0; y < height; y++) {
     let i = y * stride;
     for (let x = 0; x < width; x++, i += 2) {
       const pixel = src[i]! | (src[i + 1]! << 8);
-      const r = pixel >>> 11;
-      const g = (pixel >>> 5) & 0x3f;
-      const b = pixel & 0x1f;
-      // Bit replication, as the X server and ImageMagick widen 5- and 6-bit channels.
-      out[o++] = (r << 3) | (r >>> 2);
-      out[o++] = (g << 2) | (g >>> 4);
-      out[o++] = (b << 3) | (b >>> 2);
+      out[o++] = WIDEN_5[pixel >>> 11]!;
+      out[o++] = WIDEN_6[(pixel >>> 5) & 0x3f]!;
+      out[o++] = WIDEN_5[pixel & 0x1f]!;
     }
   }
 }

@@ -32,6 +32,7 @@ export interface StreamStats {
   unchanged: number;
   skipped: number;
   bufferedBytes: number;
+  latencyMs: number;
   transport: string;
   detection: string;
   width: number;
