@@ -286,7 +286,7 @@ export class Segment {
   #io: Attachment | undefined;
   #destroyed = false;
 
-  private constructor(info: SegmentInfo) {
+  private constructor(info: Pick<SegmentInfo, 'id' | 'key' | 'size'>) {
     this.id = info.id;
     this.key = info.key;
     this.size = info.size;
@@ -334,16 +334,10 @@ export class Segment {
         EACCES: () => whoCannotAccess(existing()?.id ?? -1),
       });
     }
-    try {
-      return Segment.#open(id);
-    } catch (error) {
-      // A segment we just made without read permission for ourselves (mode 0o200, say): the
-      // kernel will not tell us its size, but it is the one we asked for.
-      if (error instanceof ShmError && error.code === 'EACCES' && (exclusive || key === IPC_PRIVATE)) {
-        return new Segment({ id, key, size } as SegmentInfo);
-      }
-      throw error;
-    }
+    // A segment this call made is the size and key it asked for; one found by key (exclusive:
+    // false) may be larger, and only the kernel knows.
+    if (exclusive || key === IPC_PRIVATE) return new Segment({ id, key, size });
+    return Segment.#open(id);
   }
 
   /** Open a segment by id (checked with IPC_STAT), or by key (shmget without IPC_CREAT). */
