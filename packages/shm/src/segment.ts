@@ -465,7 +465,7 @@ export class Segment {
     const bytes = bytesOf(target, 'target');
     checkInteger(position, 'position', 0, this.size, 'the segment size');
     const count = Math.min(bytes.byteLength, this.size - position);
-    if (count > 0) bytes.set(this.#ioBuffer(false).subarray(position, position + count));
+    if (count > 0) this.#ioBuffer(false).copy(bytes, 0, position, position + count);
     return count;
   }
 

@@ -81,6 +81,11 @@ describeAsRoot('another user (runuser -u nobody)', () => {
         att.detach();
         return text;`);
       expect(read).toEqual({ value: 'for everyone' });
+      const copied = nobodyTries(`
+        const target = Buffer.alloc(12);
+        shm.Segment.open(${seg.id}).read(target);
+        return target.toString('latin1');`);
+      expect(copied).toEqual({ value: 'for everyone' });
       const readWrite = nobodyTries(`shm.Segment.open(${seg.id}).attach();`);
       expect(readWrite.code).toBe('EACCES');
       expect(readWrite.message).toMatch(

@@ -206,14 +206,25 @@ describe('read and write', () => {
     }
   });
 
-  test('read() of a read-only segment needs only read permission', () => {
-    const seg = Segment.create(4096, { mode: 0o400 });
+  test('read() attaches read-only and keeps it; write() upgrades it to read-write; dispose detaches', () => {
+    // /proc/self/maps shows a SysV mapping with the segment id as its inode, and its permissions.
+    const mappings = (id: number) =>
+      readFileSync('/proc/self/maps', 'latin1')
+        .split('\n')
+        .map((line) => line.split(/\s+/))
+        .filter((fields) => fields[4] === String(id))
+        .map((fields) => fields[1]);
+    const seg = Segment.create(4096);
     try {
-      // root passes every permission check: what is checked here is that reading attaches read-only
-      const target = Buffer.alloc(4);
-      expect(seg.read(target)).toBe(4);
+      seg.read(Buffer.alloc(4));
+      seg.read(Buffer.alloc(4), 8);
+      expect(mappings(seg.id)).toEqual(['r--s']);
+      seg.write(Buffer.from([1]));
+      seg.read(Buffer.alloc(4));
+      expect(mappings(seg.id)).toEqual(['rw-s']);
       expect(seg.stat().nattch).toBe(1);
       seg[Symbol.dispose]();
+      expect(mappings(seg.id)).toEqual([]);
       expect(seg.stat().nattch).toBe(0);
     } finally {
       seg.destroy();
