@@ -141,18 +141,30 @@ describe('output naming', () => {
 
 describe('encoders', () => {
   test.each([
-    [37, 23, 37 * 4 + 12],
-    [40, 9, 40 * 4],
-  ])('PNG from BGRX %p x %p, stride %p, decodes to the same pixels', async (width, height, stride) => {
-    const frame = bgrxFrame(width, height, stride);
-    const before = Buffer.from(frame.data);
-    const png = encodePNG(frame);
-    expect(frame.data.equals(before)).toBe(true);
-    const { data, info } = await sharp(png).raw().toBuffer({ resolveWithObject: true });
-    expect([info.width, info.height, info.channels]).toEqual([width, height, 3]);
-    for (let y = 0; y < height; y++)
-      for (let x = 0; x < width; x++)
-        expect([...data.subarray((y * width + x) * 3, (y * width + x) * 3 + 3)]).toEqual(frame.rgb(x, y));
+    [37, 23, 37 * 4 + 12, 0],
+    [40, 9, 40 * 4, 0],
+    [13, 5, 13 * 4, 1], // not word aligned: the byte loop
+  ])(
+    'PNG from BGRX %p x %p, stride %p, offset %p decodes to the same pixels',
+    async (width, height, stride, offset) => {
+      const frame = bgrxFrame(width, height, stride);
+      if (offset) frame.data = Buffer.concat([Buffer.alloc(offset), frame.data]).subarray(offset);
+      const before = Buffer.from(frame.data);
+      const png = encodePNG(frame);
+      expect(frame.data.equals(before)).toBe(true);
+      const { data, info } = await sharp(png).raw().toBuffer({ resolveWithObject: true });
+      expect([info.width, info.height, info.channels]).toEqual([width, height, 3]);
+      for (let y = 0; y < height; y++)
+        for (let x = 0; x < width; x++)
+          expect([...data.subarray((y * width + x) * 3, (y * width + x) * 3 + 3)]).toEqual(frame.rgb(x, y));
+    },
+  );
+
+  test('PNG from a non-BGRX frame goes through toRGBA', async () => {
+    const frame = bgrxFrame(6, 4);
+    frame.format = { channels: 'RGB565', bitsPerPixel: 16 };
+    const { data } = await sharp(encodePNG(frame)).raw().toBuffer({ resolveWithObject: true });
+    expect([...data.subarray(3 * 5, 3 * 6)]).toEqual(frame.rgb(5, 0));
   });
 
   test('each format is what identify says it is; raw is RGBA', async () => {
