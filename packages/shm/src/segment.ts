@@ -135,7 +135,7 @@ function failure(syscall: string, args: string, advice: Advice): ShmError {
 function whoCannotAccess(id: number): string {
   const self = `this process runs as uid ${process.getuid?.()} (gid ${process.getgid?.()})`;
   const info = list().find((segment) => segment.id === id);
-  if (!info) return `${self} and is not granted access to segment ${id}`;
+  if (!info) return `${self}, which the segment's owner and mode do not grant access`;
   return (
     `segment ${id} belongs to uid ${info.uid} (gid ${info.gid}) with mode ${formatMode(info.mode)}, and ${self}; ` +
     'run as a user its mode grants access to, or have its owner widen the mode (seg.setMode, seg.setOwner)'
@@ -322,14 +322,16 @@ export class Segment {
             : `size must be between 1 and SHMMAX (${shmmax()} bytes, /proc/sys/kernel/shmmax)`;
         },
         EEXIST: () =>
-          `a segment with key ${formatKey(key)} already exists (id ${existing()?.id}); open it with ` +
+          `a segment with key ${formatKey(key)} already exists (id ${existing()?.id ?? '?'}); open it with ` +
           'Segment.open({ key }), pass { exclusive: false }, or remove it (shmtool rm ID, ipcrm -M KEY)',
         ENOSPC: () =>
           'the system-wide limit on segments (kernel.shmmni) or on shared memory (kernel.shmall) is ' +
           'reached; remove segments no one uses (shmtool ls, shmtool rm ID)',
         ENOMEM: () =>
           `the kernel could not reserve ${size} bytes` +
-          (options.hugePages ? ' of huge pages (see vm.nr_hugepages)' : '; pass { noReserve: true } to skip'),
+          (options.hugePages
+            ? ' of huge pages (see vm.nr_hugepages)'
+            : '; { noReserve: true } reserves no swap for it'),
         EPERM: () => 'SHM_HUGETLB needs CAP_IPC_LOCK or membership of the group vm.hugetlb_shm_group',
         EACCES: () => whoCannotAccess(existing()?.id ?? -1),
       });
