@@ -4,7 +4,7 @@
 // the table gives medians, file sizes and each tool's time as a multiple of xshot's.
 // Needs a build first (`pnpm build`); run with `pnpm bench` or `node bench/run.mjs [rounds]`.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -148,7 +148,6 @@ try {
     `one 1920x1080 screenshot as a whole process, median of ${rounds} alternating runs, Xvfb ${xvfb.display}`,
   );
   printTable(['tool', 'format', 'median ms', 'file KiB', 'time / xshot'], rows);
-  writeFileSync(join(here, 'last-run.txt'), `${new Date().toISOString()}\n${JSON.stringify(rows)}\n`);
 } finally {
   await xvfb.stop();
   rmSync(folder, { recursive: true, force: true });

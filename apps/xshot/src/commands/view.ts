@@ -99,6 +99,9 @@ export async function view(files: string[], options: ViewOptions): Promise<numbe
       title: titleOf(shown, 0, files.length),
       width: shown.image.width,
       height: shown.image.height,
+      // Centred; a window manager, if there is one, places it as it likes.
+      x: Math.floor((screen.width - shown.image.width) / 2),
+      y: Math.floor((screen.height - shown.image.height) / 2),
     });
     window.on('expose', (event) => {
       if (event.count === 0) draw();
