@@ -1,0 +1,273 @@
+// Benchmark of `xshot stream` (not a test): on a private Xvfb 1920x1080x24 whose whole screen
+// changes every frame (bench/stream-painter.mjs), JPEG quality 80, measures frames per second
+// delivered to 1 and to 10 viewers, capture-to-socket latency, CPU per frame, idle CPU, and the
+// same screen through `ffmpeg -f x11grab ... -f mpjpeg` in the same run. Prints a table.
+// Needs a build first (it runs bin/xshot.js over dist/). Usage: node bench/stream.mjs [--seconds N]
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { get } from 'node:http';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const require = createRequire(import.meta.url);
+const { startXvfb } = require('@xshm/mit-shm');
+
+const here = dirname(fileURLToPath(import.meta.url));
+const BIN = join(here, '..', 'bin', 'xshot.js');
+const PAINTER = join(here, 'stream-painter.mjs');
+const WIDTH = 1920;
+const HEIGHT = 1080;
+const QUALITY = 80;
+/** xshot's --fps and ffmpeg's -framerate: the rate a viewer would ask for. */
+const FPS = 30;
+/** The screen changes faster than either can capture, so every capture sees a new picture. */
+const PAINT_FPS = 60;
+/** ffmpeg's mjpeg -q:v giving JPEGs of about the size of sharp's quality 80 on this picture. */
+const FFMPEG_QSCALE = 4;
+const secondsArg = process.argv.indexOf('--seconds');
+const SECONDS = secondsArg > 0 ? Number(process.argv[secondsArg + 1]) : 5;
+const WARMUP_MS = 1500;
+const TICKS = 100; // USER_HZ on Linux: /proc/PID/stat counts CPU time in 1/100 s
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** CPU seconds (user + system) a process has used so far. */
+function cpuSeconds(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / TICKS;
+}
+
+function fetchJson(url) {
+  return new Promise((resolve, reject) => {
+    get(url, (response) => {
+      let text = '';
+      response.on('data', (chunk) => {
+        text += chunk;
+      });
+      response.on('end', () => resolve(JSON.parse(text)));
+    }).on('error', reject);
+  });
+}
+
+/** Counts the parts of a multipart stream (split on its boundary line) and their bytes. */
+class PartCounter {
+  constructor(boundary) {
+    this.delimiter = Buffer.from(`\r\n--${boundary}`);
+    this.parts = 0;
+    this.bytes = 0;
+    this.tail = Buffer.alloc(0);
+  }
+  take(chunk) {
+    this.bytes += chunk.length;
+    const data = this.tail.length ? Buffer.concat([this.tail, chunk]) : chunk;
+    let from = 0;
+    for (;;) {
+      const at = data.indexOf(this.delimiter, from);
+      if (at < 0) break;
+      this.parts++;
+      from = at + this.delimiter.length;
+    }
+    this.tail = data.subarray(Math.max(from, data.length - this.delimiter.length));
+  }
+}
+
+function openViewer(url) {
+  const counter = new PartCounter('xshotframe');
+  const request = get(url, (response) => response.on('data', (chunk) => counter.take(chunk)));
+  request.on('error', () => {});
+  return { counter, close: () => request.destroy() };
+}
+
+function startProcess(command, args) {
+  const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (chunk) => {
+    stderr += chunk;
+  });
+  child.exited = new Promise((resolve) => child.once('exit', resolve));
+  child.errors = () => stderr;
+  return child;
+}
+
+async function firstLine(child, pattern) {
+  let out = '';
+  for await (const chunk of child.stdout) {
+    out += chunk;
+    const match = pattern.exec(out);
+    if (match) return match;
+  }
+  throw new Error(`no ${pattern} from ${child.spawnargs.join(' ')}: ${out} ${child.errors()}`);
+}
+
+async function startPainter(display) {
+  const painter = startProcess(process.execPath, [PAINTER, display, String(PAINT_FPS)]);
+  await firstLine(painter, /ready/);
+  return painter;
+}
+
+async function stopProcess(child, signal = 'SIGTERM') {
+  if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+  await child.exited;
+}
+
+/** Measures `viewers` viewers of the stream over SECONDS, after a warm-up. */
+async function measureStream(streamPid, url, viewers, xvfbPid) {
+  const clients = Array.from({ length: viewers }, () => openViewer(`${url}stream.mjpeg`));
+  await sleep(WARMUP_MS);
+  const before = await fetchJson(`${url}stats`);
+  const parts0 = clients.map((c) => c.counter.parts);
+  const cpu0 = cpuSeconds(streamPid);
+  const xcpu0 = cpuSeconds(xvfbPid);
+  const t0 = performance.now();
+  await sleep(SECONDS * 1000);
+  const seconds = (performance.now() - t0) / 1000;
+  const cpu = cpuSeconds(streamPid) - cpu0;
+  const xcpu = cpuSeconds(xvfbPid) - xcpu0;
+  const after = await fetchJson(`${url}stats`);
+  const perViewer = clients.map((c, i) => (c.counter.parts - parts0[i]) / seconds);
+  for (const client of clients) client.close();
+  const encoded = after.encoded - before.encoded;
+  return {
+    fpsMin: Math.min(...perViewer),
+    fpsMean: perViewer.reduce((a, b) => a + b, 0) / perViewer.length,
+    encodedFps: encoded / seconds,
+    cpuPerFrameMs: encoded ? (cpu * 1000) / encoded : Number.NaN,
+    cpuPercent: (cpu / seconds) * 100,
+    xCpuPercent: (xcpu / seconds) * 100,
+    latencyMs: after.latencyMs,
+    captureMs: after.captureMs,
+    convertMs: after.convertMs,
+    encodeMs: after.encodeMs,
+    jpegBytes: after.jpegBytes,
+    skipped: after.skipped - before.skipped,
+  };
+}
+
+async function measureIdle(streamPid, url, viewers) {
+  const clients = Array.from({ length: viewers }, () => openViewer(`${url}stream.mjpeg`));
+  await sleep(WARMUP_MS);
+  const before = await fetchJson(`${url}stats`);
+  const cpu0 = cpuSeconds(streamPid);
+  const t0 = performance.now();
+  await sleep(SECONDS * 1000);
+  const seconds = (performance.now() - t0) / 1000;
+  const cpu = cpuSeconds(streamPid) - cpu0;
+  const after = await fetchJson(`${url}stats`);
+  for (const client of clients) client.close();
+  return {
+    cpuPercent: (cpu / seconds) * 100,
+    captured: after.captured - before.captured,
+    encoded: after.encoded - before.encoded,
+  };
+}
+
+async function measureFfmpeg(display, xvfbPid) {
+  const ffmpeg = startProcess('ffmpeg', [
+    ...['-hide_banner', '-loglevel', 'error', '-f', 'x11grab', '-framerate', String(FPS)],
+    ...['-video_size', `${WIDTH}x${HEIGHT}`, '-i', display],
+    ...['-f', 'mpjpeg', '-q:v', String(FFMPEG_QSCALE), 'pipe:1'],
+  ]);
+  const counter = new PartCounter('ffmpeg');
+  ffmpeg.stdout.on('data', (chunk) => counter.take(chunk));
+  await sleep(WARMUP_MS);
+  const parts0 = counter.parts;
+  const bytes0 = counter.bytes;
+  const cpu0 = cpuSeconds(ffmpeg.pid);
+  const xcpu0 = cpuSeconds(xvfbPid);
+  const t0 = performance.now();
+  await sleep(SECONDS * 1000);
+  const seconds = (performance.now() - t0) / 1000;
+  const cpu = cpuSeconds(ffmpeg.pid) - cpu0;
+  const xcpu = cpuSeconds(xvfbPid) - xcpu0;
+  const frames = counter.parts - parts0;
+  const bytes = counter.bytes - bytes0;
+  await stopProcess(ffmpeg, 'SIGINT');
+  return {
+    fps: frames / seconds,
+    cpuPerFrameMs: frames ? (cpu * 1000) / frames : Number.NaN,
+    cpuPercent: (cpu / seconds) * 100,
+    xCpuPercent: (xcpu / seconds) * 100,
+    jpegBytes: frames ? bytes / frames : 0,
+  };
+}
+
+const f1 = (v) => (Number.isFinite(v) ? v.toFixed(1) : '-');
+const kb = (v) => `${Math.round(v / 1024)} KiB`;
+
+const xvfb = await startXvfb({ width: WIDTH, height: HEIGHT, depth: 24 });
+const stream = startProcess(process.execPath, [
+  ...[BIN, 'stream', '--display', xvfb.display, '--port', '0'],
+  ...['--fps', String(FPS), '--quality', String(QUALITY)],
+]);
+let painter;
+try {
+  const [, url] = await firstLine(stream, /at (http:\/\/\S+)/);
+  painter = await startPainter(xvfb.display);
+  const one = await measureStream(stream.pid, url, 1, xvfb.pid);
+  const ten = await measureStream(stream.pid, url, 10, xvfb.pid);
+  await stopProcess(painter);
+  painter = undefined;
+  const idleViewer = await measureIdle(stream.pid, url, 1);
+  const idleNobody = await measureIdle(stream.pid, url, 0);
+  await stopProcess(stream, 'SIGINT');
+  painter = await startPainter(xvfb.display);
+  const ffmpeg = await measureFfmpeg(xvfb.display, xvfb.pid);
+
+  console.log(
+    `xshot stream vs ffmpeg -f x11grab -f mpjpeg: ${WIDTH}x${HEIGHT}x24 Xvfb, whole screen changing at ` +
+      `${PAINT_FPS} fps, --fps ${FPS} / -framerate ${FPS}, quality ${QUALITY} (ffmpeg -q:v ${FFMPEG_QSCALE}), ` +
+      `${SECONDS} s per row`,
+  );
+  const rows = [
+    ['', 'fps/viewer', 'CPU/frame', 'CPU', 'Xvfb CPU', 'JPEG', 'latency'],
+    [
+      'xshot, 1 viewer',
+      f1(one.fpsMin),
+      `${f1(one.cpuPerFrameMs)} ms`,
+      `${f1(one.cpuPercent)} %`,
+      `${f1(one.xCpuPercent)} %`,
+      kb(one.jpegBytes),
+      `${f1(one.latencyMs)} ms`,
+    ],
+    [
+      'xshot, 10 viewers',
+      `${f1(ten.fpsMin)} (min)`,
+      `${f1(ten.cpuPerFrameMs)} ms`,
+      `${f1(ten.cpuPercent)} %`,
+      `${f1(ten.xCpuPercent)} %`,
+      kb(ten.jpegBytes),
+      `${f1(ten.latencyMs)} ms`,
+    ],
+    [
+      'ffmpeg, 1 reader',
+      f1(ffmpeg.fps),
+      `${f1(ffmpeg.cpuPerFrameMs)} ms`,
+      `${f1(ffmpeg.cpuPercent)} %`,
+      `${f1(ffmpeg.xCpuPercent)} %`,
+      kb(ffmpeg.jpegBytes),
+      '-',
+    ],
+  ];
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+  for (const row of rows) console.log(row.map((cell, c) => cell.padEnd(widths[c])).join('  '));
+  console.log(
+    `ratios xshot/ffmpeg: fps ${f1(one.fpsMin / ffmpeg.fps)}x (1 viewer), ${f1(ten.fpsMin / ffmpeg.fps)}x ` +
+      `(10 viewers, one encode); CPU per frame ${f1(one.cpuPerFrameMs / ffmpeg.cpuPerFrameMs)}x`,
+  );
+  console.log(
+    `xshot per frame (1 viewer): capture ${f1(one.captureMs)} ms, RGB ${f1(one.convertMs)} ms, ` +
+      `JPEG ${f1(one.encodeMs)} ms; encoded ${f1(one.encodedFps)} fps; 10 viewers: ${f1(ten.encodedFps)} ` +
+      `encodes/s for ${f1(ten.fpsMean)} fps mean per viewer, ${ten.skipped} frame sends skipped`,
+  );
+  console.log(
+    `idle (still screen): 1 viewer ${f1(idleViewer.cpuPercent)} % CPU, ${idleViewer.captured} captures, ` +
+      `${idleViewer.encoded} encodes in ${SECONDS} s; no viewer ${f1(idleNobody.cpuPercent)} % CPU, ` +
+      `${idleNobody.captured} captures`,
+  );
+} finally {
+  if (painter) await stopProcess(painter);
+  await stopProcess(stream, 'SIGINT');
+  await xvfb.stop();
+}
