@@ -164,6 +164,20 @@ describe('depth 24 only', () => {
     expect(readFileSync(join(cwd, file!)).subarray(1, 4).toString()).toBe('PNG');
   });
 
+  test('--cursor composites the pointer; --monitor 0 is the whole single screen', async () => {
+    execFileSync('xdotool', ['mousemove', '100', '100'], { env: { ...process.env, DISPLAY: xvfb.display } });
+    const plain = join(folder, 'plain.png');
+    const cursor = join(folder, 'cursor.png');
+    const region = ['--region', '80,80,50,50', '--display', xvfb.display];
+    expect((await runXshot(['shot', plain, ...region])).code).toBe(0);
+    expect((await runXshot(['shot', cursor, ...region, '--cursor'])).code).toBe(0);
+    expect(await differingPixels(plain, await importWindow(xvfb.display, 'root', '50x50+80+80'))).toBe(0);
+    expect(await differingPixels(plain, cursor)).toBeGreaterThan(10);
+    const monitor = join(folder, 'monitor.png');
+    expect((await runXshot(['shot', monitor, '--monitor', '0', '--display', xvfb.display])).code).toBe(0);
+    expect(await differingPixels(monitor, picture)).toBe(0);
+  });
+
   test.each([
     [['--region', '600,400,100,100'], 1, /outside|bounds|RangeError|screen/i],
     [['--window', '0x3ffffff'], 1, /window|BadWindow|BadDrawable/i],

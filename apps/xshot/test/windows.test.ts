@@ -151,3 +151,10 @@ test('demo with DISPLAY unset starts its own Xvfb, writes xshot-demo.png, and le
   const privateDisplay = /private Xvfb on (:\d+)/.exec(out)![1]!;
   expect(() => execFileSync('xdpyinfo', ['-display', privateDisplay], { stdio: 'ignore' })).toThrow();
 });
+
+test('demo without Xvfb on PATH and without DISPLAY exits 1 with the install command', async () => {
+  const ran = await runXshot(['demo'], { DISPLAY: '', PATH: '/nonexistent' }, folder);
+  expect(ran.code).toBe(1);
+  expect(ran.stderr).toMatch(/^xshot: .*Xvfb is not installed; run: apt-get install -y xvfb/);
+  expect(existsSync(join(folder, 'xshot-demo.png'))).toBe(false);
+});
