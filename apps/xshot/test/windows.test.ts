@@ -117,6 +117,25 @@ test('mirror shows display A live in a window on B, zero-copy, and SIGTERM exits
   expect(await windowsNamed(b.display, 'mirror')).toEqual([]);
 });
 
+test('mirror without shared memory (XSHM_TRANSPORT=socket) falls back to a copy, says so, and still shows A', async () => {
+  const picture = join(folder, 'a4.png');
+  await testPicture(picture, 320, 240, 12);
+  await paintRoot(a.display, picture);
+  const { child, output } = await startXshot(
+    ['mirror', '--from', a.display, '--to', b.display],
+    /: (zero-copy|copy) \(/,
+    { XSHM_TRANSPORT: 'socket' },
+  );
+  expect(output()).toMatch(/: copy \(one Buffer\.copy per frame; no shared memory on both sides/);
+  const [window] = await waitFor('the mirror window', async () => {
+    const ids = await windowsNamed(b.display, `mirror ${a.display}`);
+    return ids.length > 0 ? ids : undefined;
+  });
+  await shows(b.display, window!, picture);
+  child.kill('SIGINT');
+  expect(await exited(child)).toEqual({ code: 0, signal: null });
+});
+
 test('mirror --region shows that rectangle 1:1', async () => {
   const picture = join(folder, 'a3.png');
   await testPicture(picture, 320, 240, 11);

@@ -55,9 +55,13 @@ export function pressKey(display: string, window: number, key: string): void {
 export function startXshot(
   args: string[],
   ready: RegExp,
+  env: NodeJS.ProcessEnv = {},
 ): Promise<{ child: ChildProcess; match: RegExpMatchArray; output: () => string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, ...args], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     started.add(child);
     let output = '';
     const timer = setTimeout(() => {
