@@ -1,7 +1,7 @@
 // Connecting to an X display, choosing how pixels travel (sysv, memfd or socket, each proven by a real
 // attach and round trip), and the Display every other call goes through.
 
-/// <reference path="./x11.d.ts" />
+/// <reference path="./x11.d.ts" preserve="true" />
 import { createClient, type X11Client, type X11Display } from 'x11';
 import {
   type CaptureOptions,
@@ -303,7 +303,7 @@ export class Display {
   }
 
   /** @internal */
-  async get(
+  get(
     backing: Backing,
     drawable: number,
     x: number,
@@ -313,8 +313,9 @@ export class Display {
     offset: number,
     depth: number,
   ): Promise<void> {
-    await backing.ready;
-    await this.#transport.get(backing, { drawable, x, y, width, height, offset, depth });
+    const transfer = { drawable, x, y, width, height, offset, depth };
+    if (!backing.attached) return backing.ready.then(() => this.#transport.get(backing, transfer));
+    return this.#transport.get(backing, transfer);
   }
 
   /** @internal */
@@ -325,9 +326,9 @@ export class Display {
     drawable: number,
     target: PutTarget,
   ): Promise<void> {
-    await backing.ready;
-    const gc = await this.gcFor(layout.format.depth);
-    await this.#transport.put(backing, {
+    if (!backing.attached) await backing.ready;
+    const gc = this.#gcs.get(layout.format.depth) ?? (await this.gcFor(layout.format.depth));
+    return this.#transport.put(backing, {
       drawable,
       gc,
       x: target.x,

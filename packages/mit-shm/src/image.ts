@@ -125,22 +125,26 @@ export class ShmImage implements Disposable {
    * Draw the image (or the part srcX, srcY, width, height of it) into `drawable` at x, y (ShmPutImage).
    * Resolves on the server's ShmCompletion: the image may be written again at once.
    */
-  async put(drawable: number, options: PutOptions = {}): Promise<void> {
-    const backing = this.#live('put');
-    checkId('put', 'drawable', drawable);
-    const srcX = options.srcX ?? 0;
-    const srcY = options.srcY ?? 0;
-    checkInt('put', 'srcX', srcX, 0, this.width - 1);
-    checkInt('put', 'srcY', srcY, 0, this.height - 1);
-    const width = options.width ?? this.width - srcX;
-    const height = options.height ?? this.height - srcY;
-    checkInt('put', 'width', width, 1, this.width - srcX);
-    checkInt('put', 'height', height, 1, this.height - srcY);
-    const x = options.x ?? 0;
-    const y = options.y ?? 0;
-    checkInt('put', 'x', x, -32768, 32767);
-    checkInt('put', 'y', y, -32768, 32767);
-    await this.#host.put(backing, this, this.offset, drawable, { x, y, srcX, srcY, width, height });
+  put(drawable: number, options: PutOptions = {}): Promise<void> {
+    try {
+      const backing = this.#live('put');
+      checkId('put', 'drawable', drawable);
+      const srcX = options.srcX ?? 0;
+      const srcY = options.srcY ?? 0;
+      checkInt('put', 'srcX', srcX, 0, this.width - 1);
+      checkInt('put', 'srcY', srcY, 0, this.height - 1);
+      const width = options.width ?? this.width - srcX;
+      const height = options.height ?? this.height - srcY;
+      checkInt('put', 'width', width, 1, this.width - srcX);
+      checkInt('put', 'height', height, 1, this.height - srcY);
+      const x = options.x ?? 0;
+      const y = options.y ?? 0;
+      checkInt('put', 'x', x, -32768, 32767);
+      checkInt('put', 'y', y, -32768, 32767);
+      return this.#host.put(backing, this, this.offset, drawable, { x, y, srcX, srcY, width, height });
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   /**

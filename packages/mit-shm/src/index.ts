@@ -1,4 +1,5 @@
 // @xshm/mit-shm: zero-copy MIT-SHM capture and put on the `x11` protocol client. The public surface.
+/// <reference path="./x11.d.ts" preserve="true" />
 export type { CaptureOptions, FramesOptions } from './capture';
 export {
   type ConnectOptions,

@@ -19,6 +19,8 @@ const ALL_PLANES = 0xffffffff;
 const RANDR_GET_MONITORS = 42;
 
 type Settle = { reject(err: Error): void };
+/** Context for an error message, or a function making it (so the success path builds no string). */
+type Detail = string | (() => string);
 
 export interface RawMonitor {
   name: number;
@@ -101,8 +103,15 @@ export class Wire {
     });
   }
 
-  toXError(err: unknown, request: string, detail?: string): Error {
-    if (isProtocolError(err)) return XError.from(err, request, detail, this.extensionErrors);
+  /** `detail` may be a function: hot paths build their message only when there is an error. */
+  toXError(err: unknown, request: string, detail?: Detail): Error {
+    if (isProtocolError(err))
+      return XError.from(
+        err,
+        request,
+        typeof detail === 'function' ? detail() : detail,
+        this.extensionErrors,
+      );
     if (err instanceof Error) return err;
     return new Error(`${request}: ${String(err)}`);
   }
@@ -114,7 +123,7 @@ export class Wire {
   call<T>(
     request: string,
     issue: (cb: (err: unknown, reply?: T) => boolean) => void,
-    detail?: string,
+    detail?: Detail,
   ): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       if (this.closedError) {
@@ -263,7 +272,7 @@ export class Wire {
         this.client.GetImage(Z_PIXMAP, drawable, x, y, width, height, ALL_PLANES, (err, reply) =>
           cb(err, reply?.data),
         ),
-      `drawable=0x${drawable.toString(16)} ${width}x${height}+${x}+${y}`,
+      () => `drawable=0x${drawable.toString(16)} ${width}x${height}+${x}+${y}`,
     );
   }
 
@@ -329,7 +338,7 @@ export class Wire {
   }
 
   /** A void request with an error slot, confirmed by a round trip. */
-  voidRequest(request: string, issue: () => void, detail?: string): Promise<void> {
+  voidRequest(request: string, issue: () => void, detail?: Detail): Promise<void> {
     return this.call<void>(
       request,
       (cb) => {

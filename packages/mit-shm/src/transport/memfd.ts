@@ -21,12 +21,13 @@ export class MemfdTransport implements Transport {
     const ready = wire.shmAttachFd(shmseg, memfd.fd);
     ready.catch(() => {});
     let released = false;
-    return {
+    const backing: Backing & ForeignMemory = {
       transport: 'memfd',
       buffer: memfd.buffer,
       size,
       shmseg,
       ready,
+      attached: false,
       release() {
         if (released) return;
         released = true;
@@ -44,6 +45,7 @@ export class MemfdTransport implements Transport {
           size,
           shmseg: otherSeg,
           ready: Promise.resolve(),
+          attached: true,
           release() {
             if (gone) return;
             gone = true;
@@ -52,6 +54,13 @@ export class MemfdTransport implements Transport {
         };
       },
     };
+    ready.then(
+      () => {
+        backing.attached = true;
+      },
+      () => {},
+    );
+    return backing;
   }
 
   get(backing: Backing, t: Transfer): Promise<void> {

@@ -15,7 +15,15 @@ export class SocketTransport implements Transport {
 
   allocate(size: number): Backing {
     const buffer = Buffer.alloc(size);
-    return { transport: 'socket', buffer, size, shmseg: 0, ready: Promise.resolve(), release() {} };
+    return {
+      transport: 'socket',
+      buffer,
+      size,
+      shmseg: 0,
+      ready: Promise.resolve(),
+      attached: true,
+      release() {},
+    };
   }
 
   async get(backing: Backing, t: Transfer): Promise<void> {

@@ -34,12 +34,13 @@ export class SysvTransport implements Transport {
     const ready = wire.shmAttach(shmseg, shmid).finally(() => segment.destroy());
     ready.catch(() => {});
     let released = false;
-    return {
+    const backing: Backing & ForeignMemory = {
       transport: 'sysv',
       buffer: attachment.buffer,
       size,
       shmseg,
       ready,
+      attached: false,
       release() {
         if (released) return;
         released = true;
@@ -57,6 +58,7 @@ export class SysvTransport implements Transport {
           size,
           shmseg: otherSeg,
           ready: Promise.resolve(),
+          attached: true,
           release() {
             if (gone) return;
             gone = true;
@@ -65,6 +67,13 @@ export class SysvTransport implements Transport {
         };
       },
     };
+    ready.then(
+      () => {
+        backing.attached = true;
+      },
+      () => {},
+    );
+    return backing;
   }
 
   get(backing: Backing, t: Transfer): Promise<void> {

@@ -19,6 +19,8 @@ export interface Backing {
    * queued before that, since the server processes them in order. Rejects when the attach failed.
    */
   readonly ready: Promise<void>;
+  /** True once `ready` resolved: the hot path then skips waiting on it. */
+  attached: boolean;
   /** Detach from the server and release the memory if this backing owns it. */
   release(): void;
 }
