@@ -5,6 +5,8 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startXvfb, type Xvfb } from '@xshm/mit-shm';
+import sharp from 'sharp';
+import { demoPictureSVG } from '../src/picture';
 import {
   differingPixels,
   exited,
@@ -176,4 +178,18 @@ test('demo without Xvfb on PATH and without DISPLAY exits 1 with the install com
   expect(ran.code).toBe(1);
   expect(ran.stderr).toMatch(/^xshot: .*Xvfb is not installed; run: apt-get install -y xvfb/);
   expect(existsSync(join(folder, 'xshot-demo.png'))).toBe(false);
+});
+
+test('demo uses DISPLAY when it answers, and leaves no window there', async () => {
+  const cwd = mkdtempSync(join(folder, 'demo-display-'));
+  const ran = await runXshot(['demo'], { DISPLAY: b.display }, cwd);
+  expect(ran.stderr).toBe('');
+  expect(ran.code).toBe(0);
+  expect(ran.stdout.toString()).toContain(`xshot demo on display ${b.display}, 400x300 depth 24`);
+  const png = join(cwd, 'xshot-demo.png');
+  expect(execFileSync('identify', ['-format', '%m %wx%h', png]).toString()).toBe('PNG 400x300');
+  // The window covered the whole 400x300 screen: the capture is the picture the demo drew, exactly.
+  const svg = demoPictureSVG(400, 300, `made by xshot demo on ${b.display}`);
+  expect(await differingPixels(png, await sharp(Buffer.from(svg)).flatten().png().toBuffer())).toBe(0);
+  expect(await windowsNamed(b.display, 'xshot demo')).toEqual([]);
 });
