@@ -57,8 +57,11 @@ export class XWindow extends EventEmitter<XWindowEvents> {
   width: number;
   height: number;
   #destroyed = false;
+  /** Events that arrive before createWindow() resolved, delivered once the caller could subscribe. */
+  #held: Array<() => void> | null = [];
   readonly #display: Display;
   readonly #onEvent: (ev: X11Event) => void;
+  readonly #dispatch: (ev: X11Event) => void;
 
   /** @internal */
   constructor(
@@ -75,6 +78,10 @@ export class XWindow extends EventEmitter<XWindowEvents> {
     this.width = width;
     this.height = height;
     this.#onEvent = (ev: X11Event) => {
+      if (this.#held) this.#held.push(() => this.#dispatch(ev));
+      else this.#dispatch(ev);
+    };
+    this.#dispatch = (ev: X11Event) => {
       if (ev.name === 'Expose' && ev.wid === id) {
         const e = ev as X11Event & { x: number; y: number; width: number; height: number; count: number };
         this.emit('expose', { x: e.x, y: e.y, width: e.width, height: e.height, count: e.count });
@@ -101,6 +108,15 @@ export class XWindow extends EventEmitter<XWindowEvents> {
       }
     };
     display.client.on('event', this.#onEvent);
+  }
+
+  /** @internal called once the window is returned: events held so far go out after the caller's await. */
+  deliver(): void {
+    setImmediate(() => {
+      const held = this.#held ?? [];
+      this.#held = null;
+      for (const emit of held) emit();
+    });
   }
 
   /** Destroy the window. Safe to call twice. */
@@ -162,7 +178,8 @@ export async function createWindow(display: Display, options: WindowOptions): Pr
   const keymap = await keyMap(display);
   const id = wire.allocId();
   const title = options.title ?? 'xshm';
-  await wire.voidRequest(
+  const window = new XWindow(display, id, options.width, options.height, deleteWindow!, keymap);
+  const created = wire.voidRequest(
     'CreateWindow',
     () => {
       client.CreateWindow(id, display.root, x, y, options.width, options.height, 0, 0, 1, 0, {
@@ -183,5 +200,12 @@ export async function createWindow(display: Display, options: WindowOptions): Pr
     },
     `${options.width}x${options.height}`,
   );
-  return new XWindow(display, id, options.width, options.height, deleteWindow!, keymap);
+  try {
+    await created;
+  } catch (err) {
+    window.destroy();
+    throw err;
+  }
+  window.deliver();
+  return window;
 }
