@@ -40,7 +40,8 @@ export class MjpegReader {
   ended = false;
   private request: ClientRequest;
   private response: IncomingMessage | null = null;
-  private pending: Buffer = Buffer.alloc(0);
+  private chunks: Buffer[] = [];
+  private tail: Buffer = Buffer.alloc(0);
   private waiters: { count: number; resolve(): void }[] = [];
   readonly ready: Promise<void>;
 
@@ -93,26 +94,30 @@ export class MjpegReader {
     this.request.destroy();
   }
 
-  // Parts are split on the boundary, as browsers do (the server sends no Content-Length).
+  // Parts are split on the boundary, as browsers do (the server sends no Content-Length). Chunks
+  // are only joined once a delimiter has arrived, so a 1 MB part is not copied once per chunk.
   private take(chunk: Buffer): void {
-    this.pending = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
+    const seam = Buffer.concat([this.tail, chunk.subarray(0, PART_DELIMITER.length)]);
+    const complete = chunk.includes(PART_DELIMITER) || seam.includes(PART_DELIMITER);
+    this.chunks.push(chunk);
+    this.tail = Buffer.from(chunk.subarray(Math.max(0, chunk.length - PART_DELIMITER.length)));
+    if (!complete) return;
+    let pending = Buffer.concat(this.chunks);
     for (;;) {
-      const headEnd = this.pending.indexOf('\r\n\r\n');
-      if (headEnd < 0) return;
+      const headEnd = pending.indexOf('\r\n\r\n');
+      if (headEnd < 0) break;
       const bodyStart = headEnd + 4;
-      const bodyEnd = this.pending.indexOf(PART_DELIMITER, bodyStart);
-      if (bodyEnd < 0) return;
-      this.parts.push({
-        jpeg: Buffer.from(this.pending.subarray(bodyStart, bodyEnd)),
-        receivedAt: Date.now(),
-      });
-      this.pending = this.pending.subarray(bodyEnd + 2);
-      this.waiters = this.waiters.filter((waiter) => {
-        if (this.parts.length < waiter.count) return true;
-        waiter.resolve();
-        return false;
-      });
+      const bodyEnd = pending.indexOf(PART_DELIMITER, bodyStart);
+      if (bodyEnd < 0) break;
+      this.parts.push({ jpeg: Buffer.from(pending.subarray(bodyStart, bodyEnd)), receivedAt: Date.now() });
+      pending = pending.subarray(bodyEnd + 2);
     }
+    this.chunks = [pending];
+    this.waiters = this.waiters.filter((waiter) => {
+      if (this.parts.length < waiter.count) return true;
+      waiter.resolve();
+      return false;
+    });
   }
 }
 

@@ -201,6 +201,26 @@ describe('serving a 1920x1080 display', () => {
   });
 });
 
+test('--region streams that rectangle only, pixel for pixel', async () => {
+  await paint({ seed: 9 });
+  const region = { x: 101, y: 57, width: 333, height: 211 };
+  const source = await openDisplaySource({ display: xvfb.display, area: { region } });
+  const server = await startStreamServer({ source, port: 0, fps: 30, quality: 80 });
+  try {
+    expect([source.width, source.height]).toEqual([region.width, region.height]);
+    const png = await fetchUrl(`http://127.0.0.1:${server.port}/frame.png`);
+    const served = await sharp(png.body).removeAlpha().raw().toBuffer();
+    const crop = `${region.width}x${region.height}+${region.x}+${region.y}`;
+    const imported = await run('import', ['-window', 'root', '-crop', crop, '-depth', '8', 'rgb:-'], {
+      DISPLAY: xvfb.display,
+    });
+    expect(served.equals(imported)).toBe(true);
+  } finally {
+    await server.close();
+    await source.close();
+  }
+});
+
 test('/frame.png is exact at depth 16 too', async () => {
   const small = await startTestXvfb(320, 200, 16);
   try {

@@ -223,8 +223,9 @@ export class StreamPipeline {
     return this.viewers > 0 || this.jpegWaiters.length > 0 || this.rgbWaiters.length > 0;
   }
 
+  /** A capture is due regardless of damage: a request waits, or nothing was ever captured. */
   private forced(): boolean {
-    return this.jpegWaiters.length > 0 || this.rgbWaiters.length > 0 || this.latest === null;
+    return this.jpegWaiters.length > 0 || this.rgbWaiters.length > 0 || this.lastIndex < 0;
   }
 
   /** Wakes the loop from any wait: demand or a request changed. */
@@ -322,9 +323,16 @@ export class StreamPipeline {
     }
 
     const last = this.lastIndex >= 0 ? this.rgb[this.lastIndex] : null;
-    if (last && this.latest && target.equals(last)) {
+    if (last && target.equals(last)) {
       this.unchanged++;
-      for (const waiter of jpegWaiters) waiter.resolve(this.latest);
+      if (jpegWaiters.length > 0) {
+        await this.encoding; // the frame of these very pixels may still be encoding
+        const latest = this.latest;
+        for (const waiter of jpegWaiters) {
+          if (latest) waiter.resolve(latest);
+          else waiter.reject(new Error('the frame could not be encoded'));
+        }
+      }
       return;
     }
     if (!why.forced && !why.damaged && !why.polling && last) {
