@@ -193,3 +193,34 @@ test('demo uses DISPLAY when it answers, and leaves no window there', async () =
   expect(await differingPixels(png, await sharp(Buffer.from(svg)).flatten().png().toBuffer())).toBe(0);
   expect(await windowsNamed(b.display, 'xshot demo')).toEqual([]);
 });
+
+test('view at depth 16 shows the picture in RGB565', async () => {
+  const small = await startXvfb({ width: 320, height: 240, depth: 16 });
+  try {
+    const file = join(folder, 'depth16.png');
+    await testPicture(file, 100, 60, 6);
+    const { child, match } = await startXshot(
+      ['view', file, '--display', small.display],
+      /window (0x[0-9a-f]+)/,
+    );
+    // What a 5-6-5 server keeps of each channel, widened back by bit replication (as the server's readers do).
+    const { data, info } = await sharp(file).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+    const widen = (value: number, bits: number): number => {
+      const kept = value >> (8 - bits);
+      return (kept << (8 - bits)) | (kept >> (2 * bits - 8));
+    };
+    for (let i = 0; i < data.length; i += 3) {
+      data[i] = widen(data[i]!, 5);
+      data[i + 1] = widen(data[i + 1]!, 6);
+      data[i + 2] = widen(data[i + 2]!, 5);
+    }
+    const expected = await sharp(data, { raw: { width: info.width, height: info.height, channels: 3 } })
+      .png()
+      .toBuffer();
+    await shows(small.display, Number(match[1]), expected);
+    child.kill('SIGTERM');
+    expect(await exited(child)).toEqual({ code: 0, signal: null });
+  } finally {
+    await small.stop();
+  }
+});
