@@ -221,6 +221,27 @@ test('--region streams that rectangle only, pixel for pixel', async () => {
   }
 });
 
+test('--cursor: moving the pointer alone (no damage) shows in the stream', async () => {
+  await paint({ r: 90, g: 90, b: 90 });
+  await run('xdotool', ['mousemove', '200', '200'], { DISPLAY: xvfb.display });
+  const source = await openDisplaySource({ display: xvfb.display, area: { cursor: true } });
+  const server = await startStreamServer({ source, port: 0, fps: 30, quality: 80, pollEveryFrame: true });
+  const viewer = new MjpegReader(`http://127.0.0.1:${server.port}/stream.mjpeg`);
+  try {
+    await viewer.waitForParts(1);
+    await delay(300);
+    const still = server.stats().encoded;
+    await run('xdotool', ['mousemove', '900', '700'], { DISPLAY: xvfb.display });
+    await viewer.waitForParts(2);
+    expect(server.stats().encoded).toBe(still + 1);
+    expect(server.stats().detection).toBe('damage');
+  } finally {
+    viewer.close();
+    await server.close();
+    await source.close();
+  }
+});
+
 test('/frame.png is exact at depth 16 too', async () => {
   const small = await startTestXvfb(320, 200, 16);
   try {

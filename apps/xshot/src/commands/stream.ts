@@ -81,6 +81,7 @@ export async function stream(options: StreamOptions): Promise<number> {
   );
   if (source.pollingReason) process.stderr.write(`xshot stream: polling because ${source.pollingReason}\n`);
 
+  const progress = process.stderr.isTTY ? showProgress(server) : null;
   let onSignal = (): void => {};
   const ending = await new Promise<Ending>((resolve) => {
     onSignal = () => resolve({ code: EXIT_OK });
@@ -98,11 +99,32 @@ export async function stream(options: StreamOptions): Promise<number> {
   });
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
+  progress?.stop();
 
   await server.close();
   await source.close();
   if (ending.message) return fail(`stream: ${ending.message}`, ending.code);
   return ending.code;
+}
+
+const PROGRESS_INTERVAL_MS = 1000;
+
+/** On a terminal: one status line, rewritten every second, cleared at the end. */
+function showProgress(server: StreamServer): { stop(): void } {
+  const timer = setInterval(() => {
+    const stats = server.stats();
+    process.stderr.write(
+      `\r\x1b[K${stats.clients} viewer${stats.clients === 1 ? '' : 's'}, ${stats.fps.toFixed(1)} fps, ` +
+        `${stats.encoded} frames encoded, ${stats.captured} captured (${stats.detection})`,
+    );
+  }, PROGRESS_INTERVAL_MS);
+  timer.unref();
+  return {
+    stop() {
+      clearInterval(timer);
+      process.stderr.write('\r\x1b[K');
+    },
+  };
 }
 
 export function register(program: Command): void {
