@@ -23,8 +23,10 @@ const QUALITY = 80;
 const FPS = 30;
 /** The screen changes faster than either can capture, so every capture sees a new picture. */
 const PAINT_FPS = 60;
-/** ffmpeg's mjpeg -q:v giving JPEGs of about the size of sharp's quality 80 on this picture. */
-const FFMPEG_QSCALE = 4;
+/** Both again at this rate, to see the ceiling (the painter changes the screen at PAINT_FPS). */
+const FAST_FPS = 60;
+/** ffmpeg's mjpeg -q:v giving JPEGs of about the size of sharp's quality 80 on this picture (~100 vs ~84 KiB). */
+const FFMPEG_QSCALE = 8;
 const secondsArg = process.argv.indexOf('--seconds');
 const SECONDS = secondsArg > 0 ? Number(process.argv[secondsArg + 1]) : 5;
 const WARMUP_MS = 1500;
@@ -163,9 +165,9 @@ async function measureIdle(streamPid, url, viewers) {
   };
 }
 
-async function measureFfmpeg(display, xvfbPid) {
+async function measureFfmpeg(display, xvfbPid, fps) {
   const ffmpeg = startProcess('ffmpeg', [
-    ...['-hide_banner', '-loglevel', 'error', '-f', 'x11grab', '-framerate', String(FPS)],
+    ...['-hide_banner', '-loglevel', 'error', '-f', 'x11grab', '-framerate', String(fps)],
     ...['-video_size', `${WIDTH}x${HEIGHT}`, '-i', display],
     ...['-f', 'mpjpeg', '-q:v', String(FFMPEG_QSCALE), 'pipe:1'],
   ]);
@@ -196,11 +198,15 @@ async function measureFfmpeg(display, xvfbPid) {
 const f1 = (v) => (Number.isFinite(v) ? v.toFixed(1) : '-');
 const kb = (v) => `${Math.round(v / 1024)} KiB`;
 
+function startStream(display, fps) {
+  return startProcess(process.execPath, [
+    ...[BIN, 'stream', '--display', display, '--port', '0'],
+    ...['--fps', String(fps), '--quality', String(QUALITY)],
+  ]);
+}
+
 const xvfb = await startXvfb({ width: WIDTH, height: HEIGHT, depth: 24 });
-const stream = startProcess(process.execPath, [
-  ...[BIN, 'stream', '--display', xvfb.display, '--port', '0'],
-  ...['--fps', String(FPS), '--quality', String(QUALITY)],
-]);
+let stream = startStream(xvfb.display, FPS);
 let painter;
 try {
   const [, url] = await firstLine(stream, /at (http:\/\/\S+)/);
@@ -212,54 +218,56 @@ try {
   const idleViewer = await measureIdle(stream.pid, url, 1);
   const idleNobody = await measureIdle(stream.pid, url, 0);
   await stopProcess(stream, 'SIGINT');
+
+  stream = startStream(xvfb.display, FAST_FPS);
+  const [, fastUrl] = await firstLine(stream, /at (http:\/\/\S+)/);
   painter = await startPainter(xvfb.display);
-  const ffmpeg = await measureFfmpeg(xvfb.display, xvfb.pid);
+  const fast = await measureStream(stream.pid, fastUrl, 1, xvfb.pid);
+  await stopProcess(stream, 'SIGINT');
+  const ffmpeg = await measureFfmpeg(xvfb.display, xvfb.pid, FPS);
+  const ffmpegFast = await measureFfmpeg(xvfb.display, xvfb.pid, FAST_FPS);
 
   console.log(
     `xshot stream vs ffmpeg -f x11grab -f mpjpeg: ${WIDTH}x${HEIGHT}x24 Xvfb, whole screen changing at ` +
-      `${PAINT_FPS} fps, --fps ${FPS} / -framerate ${FPS}, quality ${QUALITY} (ffmpeg -q:v ${FFMPEG_QSCALE}), ` +
-      `${SECONDS} s per row`,
+      `${PAINT_FPS} fps, quality ${QUALITY} (ffmpeg -q:v ${FFMPEG_QSCALE}), ${SECONDS} s per row`,
   );
+  const xshotRow = (name, m, fps) => [
+    name,
+    fps,
+    `${f1(m.cpuPerFrameMs)} ms`,
+    `${f1(m.cpuPercent)} %`,
+    `${f1(m.xCpuPercent)} %`,
+    kb(m.jpegBytes),
+    `${f1(m.latencyMs)} ms`,
+  ];
+  const ffmpegRow = (name, m) => [
+    name,
+    f1(m.fps),
+    `${f1(m.cpuPerFrameMs)} ms`,
+    `${f1(m.cpuPercent)} %`,
+    `${f1(m.xCpuPercent)} %`,
+    kb(m.jpegBytes),
+    '-',
+  ];
   const rows = [
     ['', 'fps/viewer', 'CPU/frame', 'CPU', 'Xvfb CPU', 'JPEG', 'latency'],
-    [
-      'xshot, 1 viewer',
-      f1(one.fpsMin),
-      `${f1(one.cpuPerFrameMs)} ms`,
-      `${f1(one.cpuPercent)} %`,
-      `${f1(one.xCpuPercent)} %`,
-      kb(one.jpegBytes),
-      `${f1(one.latencyMs)} ms`,
-    ],
-    [
-      'xshot, 10 viewers',
-      `${f1(ten.fpsMin)} (min)`,
-      `${f1(ten.cpuPerFrameMs)} ms`,
-      `${f1(ten.cpuPercent)} %`,
-      `${f1(ten.xCpuPercent)} %`,
-      kb(ten.jpegBytes),
-      `${f1(ten.latencyMs)} ms`,
-    ],
-    [
-      'ffmpeg, 1 reader',
-      f1(ffmpeg.fps),
-      `${f1(ffmpeg.cpuPerFrameMs)} ms`,
-      `${f1(ffmpeg.cpuPercent)} %`,
-      `${f1(ffmpeg.xCpuPercent)} %`,
-      kb(ffmpeg.jpegBytes),
-      '-',
-    ],
+    xshotRow(`xshot --fps ${FPS}, 1 viewer`, one, f1(one.fpsMin)),
+    xshotRow(`xshot --fps ${FPS}, 10 viewers`, ten, `${f1(ten.fpsMin)} (min)`),
+    ffmpegRow(`ffmpeg -framerate ${FPS}, 1 reader`, ffmpeg),
+    xshotRow(`xshot --fps ${FAST_FPS}, 1 viewer`, fast, f1(fast.fpsMin)),
+    ffmpegRow(`ffmpeg -framerate ${FAST_FPS}, 1 reader`, ffmpegFast),
   ];
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
   for (const row of rows) console.log(row.map((cell, c) => cell.padEnd(widths[c])).join('  '));
   console.log(
-    `ratios xshot/ffmpeg: fps ${f1(one.fpsMin / ffmpeg.fps)}x (1 viewer), ${f1(ten.fpsMin / ffmpeg.fps)}x ` +
-      `(10 viewers, one encode); CPU per frame ${f1(one.cpuPerFrameMs / ffmpeg.cpuPerFrameMs)}x`,
+    `ratios xshot/ffmpeg: fps ${f1(one.fpsMin / ffmpeg.fps)}x at ${FPS} (1 viewer), ` +
+      `${f1(ten.fpsMin / ffmpeg.fps)}x (10 viewers, one encode), ${f1(fast.fpsMin / ffmpegFast.fps)}x at ` +
+      `${FAST_FPS}; CPU per frame ${f1(one.cpuPerFrameMs / ffmpeg.cpuPerFrameMs)}x`,
   );
   console.log(
     `xshot per frame (1 viewer): capture ${f1(one.captureMs)} ms, RGB ${f1(one.convertMs)} ms, ` +
-      `JPEG ${f1(one.encodeMs)} ms; encoded ${f1(one.encodedFps)} fps; 10 viewers: ${f1(ten.encodedFps)} ` +
-      `encodes/s for ${f1(ten.fpsMean)} fps mean per viewer, ${ten.skipped} frame sends skipped`,
+      `JPEG ${f1(one.encodeMs)} ms; 10 viewers: ${f1(ten.encodedFps)} encodes/s for ` +
+      `${f1(ten.fpsMean)} fps mean per viewer, ${ten.skipped} frame sends skipped`,
   );
   console.log(
     `idle (still screen): 1 viewer ${f1(idleViewer.cpuPercent)} % CPU, ${idleViewer.captured} captures, ` +
