@@ -11,8 +11,6 @@ export interface MirrorOptions {
   to?: string;
   fps: number;
   region?: Region;
-  /** Stop after this many frames (tests and benchmarks); default: until closed or interrupted. */
-  frames?: number;
 }
 
 /** How frames travel from A to B, for the status line. */
@@ -57,13 +55,11 @@ export async function mirror(options: MirrorOptions): Promise<number> {
     window.on('close', () => closed.abort());
     const stop = AbortSignal.any([closed.signal, scope.signal]);
     const interval = 1000 / options.fps;
-    let shown = 0;
-    while (!stop.aborted && (options.frames === undefined || shown < options.frames)) {
+    while (!stop.aborted) {
       const started = performance.now();
       await pipe.source.get(from.root, region.x, region.y);
       if (pipe.path === 'copy') pipe.source.data.copy(pipe.target.data);
       await pipe.target.put(window.id);
-      shown++;
       const rest = interval - (performance.now() - started);
       if (rest > 0) await sleep(rest, stop);
     }
