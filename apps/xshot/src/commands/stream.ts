@@ -20,6 +20,7 @@ import { DEFAULT_HOST, DEFAULT_PORT, ListenError, type StreamServer, startStream
 
 export const DEFAULT_FPS = 30;
 export const DEFAULT_QUALITY = 80;
+const LOST_GRACE_MS = 200;
 
 export interface StreamOptions extends SelectionOptions {
   host?: string;
@@ -93,9 +94,13 @@ export async function stream(options: StreamOptions): Promise<number> {
         message: `the X server at ${source.displayName} went away (${error.message}); stopping the stream`,
       }),
     );
-    server.pipeline.onFailure((error) =>
-      resolve({ code: EXIT_FAILURE, message: `capture stopped: ${error.message}` }),
-    );
+    // A dying X server also fails the capture in flight; give `lost` a moment to say so itself.
+    server.pipeline.onFailure((error) => {
+      setTimeout(
+        () => resolve({ code: EXIT_FAILURE, message: `capture stopped: ${error.message}` }),
+        LOST_GRACE_MS,
+      ).unref();
+    });
   });
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);

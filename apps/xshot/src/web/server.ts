@@ -4,7 +4,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import sharp from 'sharp';
-import { MjpegFanOut } from './mjpeg';
+import { MJPEG_BOUNDARY, MjpegFanOut } from './mjpeg';
 import { type PipelineOptions, StreamPipeline } from './pipeline';
 import type { FrameSource } from './source';
 import { VIEWER_HTML } from './viewer';
@@ -108,7 +108,14 @@ export async function startStreamServer(options: StreamServerOptions): Promise<S
         send(response, 200, 'text/html; charset=utf-8', Buffer.from(VIEWER_HTML));
         return;
       case '/stream.mjpeg':
-        fanOut.add(response);
+        if (request.method === 'HEAD') {
+          response.writeHead(200, {
+            'Content-Type': `multipart/x-mixed-replace; boundary=${MJPEG_BOUNDARY}`,
+          });
+          response.end();
+        } else {
+          fanOut.add(response);
+        }
         return;
       case '/frame.jpg': {
         const frame = await pipeline.currentJpeg();
