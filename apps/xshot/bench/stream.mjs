@@ -4,16 +4,20 @@
 // same screen through `ffmpeg -f x11grab ... -f mpjpeg` in the same run. Prints a table.
 // Needs a build first (it runs bin/xshot.js over dist/). Usage: node bench/stream.mjs [--seconds N]
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { get } from 'node:http';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+const here = dirname(fileURLToPath(import.meta.url));
+if (!existsSync(join(here, '..', 'dist', 'commands', 'stream.js'))) {
+  console.error('xshot stream bench: dist/ is missing; run `pnpm build` first');
+  process.exit(1);
+}
 const require = createRequire(import.meta.url);
 const { startXvfb } = require('@xshm/mit-shm');
 
-const here = dirname(fileURLToPath(import.meta.url));
 const BIN = join(here, '..', 'bin', 'xshot.js');
 const PAINTER = join(here, 'stream-painter.mjs');
 const WIDTH = 1920;
