@@ -1,7 +1,7 @@
 // view, mirror and demo against real Xvfbs: what they show is read back with ImageMagick's import, and
 // SIGINT/SIGTERM leave no process, no window and no SysV segment behind.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startXvfb, type Xvfb } from '@xshm/mit-shm';
@@ -89,7 +89,7 @@ test('view scales an image larger than the screen to fit, and q closes it', asyn
 
 test('view of a file that is not an image exits 1 with a message', async () => {
   const text = join(folder, 'notes.png');
-  require('node:fs').writeFileSync(text, 'not a picture');
+  writeFileSync(text, 'not a picture');
   const ran = await runXshot(['view', text, '--display', a.display]);
   expect(ran.code).toBe(1);
   expect(ran.stderr).toMatch(/^xshot: .*notes\.png is not an image xshot can read/);
@@ -223,4 +223,27 @@ test('view at depth 16 shows the picture in RGB565', async () => {
   } finally {
     await small.stop();
   }
+});
+
+test('view reports a file it cannot read while paging, and pages on past it', async () => {
+  const good = join(folder, 'good.png');
+  const bad = join(folder, 'bad.png');
+  const other = join(folder, 'other.png');
+  await testPicture(good, 60, 40, 13);
+  await testPicture(other, 50, 70, 14);
+  writeFileSync(bad, 'not a picture either');
+  const { child, match, output } = await startXshot(
+    ['view', good, bad, other, '--display', a.display],
+    /window (0x[0-9a-f]+)/,
+  );
+  const window = Number(match[1]);
+  await shows(a.display, window, good);
+  pressKey(a.display, window, 'Right');
+  await waitFor('the error for bad.png', async () =>
+    /bad\.png is not an image/.test(output()) ? true : undefined,
+  );
+  pressKey(a.display, window, 'Right');
+  await shows(a.display, window, other);
+  child.kill('SIGINT');
+  expect(await exited(child)).toEqual({ code: 0, signal: null });
 });

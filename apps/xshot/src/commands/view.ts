@@ -91,7 +91,8 @@ export async function view(files: string[], options: ViewOptions): Promise<numbe
         await setTitle(screen, window.id, titleOf(next, index, files.length));
         draw();
       });
-      paging.catch((error: unknown) => {
+      // A file that fails to load is reported and skipped; the chain stays usable for the next key.
+      paging = paging.catch((error: unknown) => {
         process.stderr.write(`xshot: ${(error as Error).message}\n`);
       });
     };
@@ -118,7 +119,7 @@ export async function view(files: string[], options: ViewOptions): Promise<numbe
       `window 0x${window.id.toString(16)}: ${shown.file} ${shown.image.width}x${shown.image.height}\n`,
     );
     await Promise.race([aborted(closed.signal), aborted(scope.signal)]);
-    await paging.catch(() => {});
+    await paging;
     await Promise.all([...pending]);
     return EXIT_OK;
   } finally {
