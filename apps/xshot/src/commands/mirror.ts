@@ -55,14 +55,17 @@ export async function mirror(options: MirrorOptions): Promise<number> {
     window.on('close', () => closed.abort());
     const stop = AbortSignal.any([closed.signal, scope.signal]);
     const interval = 1000 / options.fps;
+    const progress = process.stderr.isTTY ? new RateLine('mirror') : undefined;
     while (!stop.aborted) {
       const started = performance.now();
       await pipe.source.get(from.root, region.x, region.y);
       if (pipe.path === 'copy') pipe.source.data.copy(pipe.target.data);
       await pipe.target.put(window.id);
+      progress?.count(started);
       const rest = interval - (performance.now() - started);
       if (rest > 0) await sleep(rest, stop);
     }
+    progress?.end();
     return EXIT_OK;
   } finally {
     scope.release();
@@ -116,6 +119,32 @@ function copyPipe(source: ShmImage, to: Display, width: number, height: number, 
       target.dispose();
     },
   };
+}
+
+/** A status line on a TTY, rewritten once a second: frames per second and the time one frame takes. */
+class RateLine {
+  private frames = 0;
+  private busy = 0;
+  private since = performance.now();
+  constructor(private readonly label: string) {}
+
+  count(started: number): void {
+    const now = performance.now();
+    this.frames++;
+    this.busy += now - started;
+    if (now - this.since < 1000) return;
+    const fps = (this.frames * 1000) / (now - this.since);
+    process.stderr.write(
+      `\r${this.label}: ${fps.toFixed(1)} frames/s, ${(this.busy / this.frames).toFixed(2)} ms a frame (Ctrl-C stops) `,
+    );
+    this.frames = 0;
+    this.busy = 0;
+    this.since = now;
+  }
+
+  end(): void {
+    process.stderr.write('\n');
+  }
 }
 
 /** Waits `ms`, or less when `signal` aborts (resolves either way; the listener is removed). */
