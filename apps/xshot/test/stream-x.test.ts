@@ -9,7 +9,7 @@ import { chromium } from 'playwright-core';
 import sharp from 'sharp';
 import { openDisplaySource } from '../src/web/open-display';
 import { type StreamServer, startStreamServer } from '../src/web/server';
-import type { XSource } from '../src/web/x-source';
+import { XSource } from '../src/web/x-source';
 import {
   delay,
   fetchUrl,
@@ -216,6 +216,35 @@ test('--region streams that rectangle only, pixel for pixel', async () => {
     });
     expect(served.equals(imported)).toBe(true);
   } finally {
+    await server.close();
+    await source.close();
+  }
+});
+
+test('without DAMAGE it polls: changes still stream, a still screen is captured but not encoded', async () => {
+  const display = await connect({ display: xvfb.display });
+  const source = await XSource.open({
+    display,
+    displayName: xvfb.display,
+    client: null,
+    connectionLost: new Promise(() => {}),
+    area: {},
+  });
+  const server = await startStreamServer({ source, port: 0, fps: 20, quality: 80 });
+  const viewer = new MjpegReader(`http://127.0.0.1:${server.port}/stream.mjpeg`);
+  try {
+    expect(source.detection).toBe('polling');
+    expect(source.pollingReason).toMatch(/no DAMAGE/);
+    await viewer.waitForParts(1);
+    await paint({ r: 1, g: 2, b: 250 });
+    await viewer.waitForParts(2);
+    const still = server.stats();
+    await delay(500);
+    const later = server.stats();
+    expect(later.encoded).toBe(still.encoded);
+    expect(later.unchanged - still.unchanged).toBeGreaterThanOrEqual(3);
+  } finally {
+    viewer.close();
     await server.close();
     await source.close();
   }
