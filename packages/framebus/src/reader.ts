@@ -102,6 +102,11 @@ export class FrameReader implements Disposable {
     return this.#segment.id;
   }
 
+  /** Bytes of the ring's segment. */
+  get size(): number {
+    return this.#segment.size;
+  }
+
   /** The process id recorded by the ring's producer. */
   get producerPid(): number {
     return this.#layout.producerPid;
@@ -151,9 +156,28 @@ export class FrameReader implements Disposable {
    * sees a torn one. It ends (done) when the producer closes or dies, the ring is removed,
    * `signal` aborts, or the reader is closed; `reader.end` says which.
    */
-  async *frames(options: { signal?: AbortSignal } = {}): AsyncGenerator<Frame, void, undefined> {
+  frames(options: { signal?: AbortSignal } = {}): AsyncGenerator<Frame, void, undefined> {
     this.#assertOpen('frames()');
-    const { signal } = options;
+    return this.#follow((after) => this.#readNewest(after), options.signal);
+  }
+
+  /**
+   * As frames(), but each frame is a FrameView of the slot itself (peek()): no copy. For
+   * consumers that hand the slot to someone else (ShmPutImage from the ring's segment) and
+   * check `intact()` afterwards.
+   */
+  views(options: { signal?: AbortSignal } = {}): AsyncGenerator<FrameView, void, undefined> {
+    this.#assertOpen('views()');
+    return this.#follow((after) => {
+      const view = this.peek();
+      return view && view.sequence > after ? view : null;
+    }, options.signal);
+  }
+
+  async *#follow<T extends Frame>(
+    readNewer: (after: number) => T | null,
+    signal: AbortSignal | undefined,
+  ): AsyncGenerator<T, void, undefined> {
     this.#waiter ??= new SequenceWaiter(addressOf(this.#attachment.buffer) + BigInt(HEADER.sequence));
     const waiter = this.#waiter;
     let last = 0;
@@ -163,7 +187,7 @@ export class FrameReader implements Disposable {
       if (signal?.aborted)
         return this.#finish({ reason: 'aborted', message: `${this.#what}: aborted by its signal` });
       const seen = this.#layout.sequence;
-      const frame = this.#readNewest(last);
+      const frame = readNewer(last);
       if (frame) {
         last = frame.sequence;
         yield frame;

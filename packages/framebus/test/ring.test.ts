@@ -163,6 +163,24 @@ describe('one producer, readers in the same process', () => {
     expect(view?.intact()).toBe(false);
   });
 
+  test('views() follows new frames in place, with no copy', async () => {
+    const name = uniqueName('views');
+    const ring = track(FrameRing.create({ name, width: 4, height: 2, format: 'BGRX' }));
+    const reader = track(FrameRing.open({ name }));
+    ring.publish({ data: Buffer.alloc(32, 1) });
+    const seen: Array<[number, number, number, boolean]> = [];
+    for await (const view of reader.views()) {
+      seen.push([view.sequence, view.offset, view.data[0]!, view.intact()]);
+      if (view.sequence === 3) break;
+      ring.publish({ data: Buffer.alloc(32, view.sequence + 1) });
+    }
+    expect(seen).toEqual([
+      [1, ring.slotOffset(0), 1, true],
+      [2, ring.slotOffset(1), 2, true],
+      [3, ring.slotOffset(2), 3, true],
+    ]);
+  });
+
   test('the segment is laid out as documented (header and slot table)', () => {
     const name = uniqueName('bytes');
     const ring = track(FrameRing.create({ name, width: 3, height: 2, format: 'RGBA', slots: 3 }));
