@@ -22,6 +22,7 @@ export const VIEWER_HTML = `<!doctype html>
     font: 18px/1.5 system-ui, sans-serif; color: #fff; background: rgba(0, 0, 0, 0.7); text-align: center;
   }
   body[data-state="stopped"] #message { display: flex; }
+  body[data-state="stopped"] #screen { visibility: hidden; }
 </style>
 </head>
 <body data-state="connecting">
