@@ -88,7 +88,18 @@ export class Display {
   /** @internal */
   readonly wire: Wire;
   readonly #transport: Transport;
-  readonly #images = new Set<ShmImage>();
+  /**
+   * Live images, held weakly: dispose() and close() are the plan; an image dropped without dispose() is
+   * detached and released by the registry when it is collected (the safety net).
+   */
+  readonly #imageRefs = new Set<WeakRef<ShmImage>>();
+  readonly #refOf = new WeakMap<ShmImage, WeakRef<ShmImage>>();
+  readonly #lostImages = new FinalizationRegistry<{ ref: WeakRef<ShmImage>; backing: Backing }>(
+    ({ ref, backing }) => {
+      this.#imageRefs.delete(ref);
+      backing.release();
+    },
+  );
   readonly #captureSlots: CaptureSlot[] = [];
   readonly #gcs = new Map<number, number>();
   readonly #segments = new Set<SegmentHandle>();
@@ -171,7 +182,7 @@ export class Display {
     const format = this.formatFor(options.depth ?? this.depth);
     const backing = this.allocate(strideOf(format, width) * height);
     const image = new ShmImage(this, backing, width, height, format);
-    this.#images.add(image);
+    this.#track(image, backing);
     return image;
   }
 
@@ -194,7 +205,7 @@ export class Display {
       );
     const backing = await foreign.share(this.wire);
     const attached = new ShmImage(this, backing, image.width, image.height, format, image.offset);
-    this.#images.add(attached);
+    this.#track(attached, backing);
     return attached;
   }
 
@@ -276,7 +287,7 @@ export class Display {
   }
 
   async #close(): Promise<void> {
-    for (const image of [...this.#images]) image.dispose();
+    for (const ref of [...this.#imageRefs]) ref.deref()?.dispose();
     for (const slot of this.#captureSlots) slot.release();
     this.#captureSlots.length = 0;
     for (const handle of [...this.#segments]) handle.detach();
@@ -373,7 +384,16 @@ export class Display {
 
   /** @internal */
   forget(image: ShmImage): void {
-    this.#images.delete(image);
+    this.#lostImages.unregister(image);
+    const ref = this.#refOf.get(image);
+    if (ref) this.#imageRefs.delete(ref);
+  }
+
+  #track(image: ShmImage, backing: Backing): void {
+    const ref = new WeakRef(image);
+    this.#imageRefs.add(ref);
+    this.#refOf.set(image, ref);
+    this.#lostImages.register(image, { ref, backing }, image);
   }
 
   /** @internal a GC usable on drawables of `depth` (GCs are bound to a depth). */

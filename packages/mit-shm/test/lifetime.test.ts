@@ -29,10 +29,12 @@ type Line = Record<string, unknown>;
 function spawnFixture(
   options: object,
   wrapper: string[] = [],
+  nodeArgs: string[] = [],
 ): { child: ChildProcess; next(key: string): Promise<Line> } {
   const command = [
     ...wrapper,
     process.execPath,
+    ...nodeArgs,
     RUN_TS,
     join(FIXTURES, 'capture.ts'),
     JSON.stringify(options),
@@ -98,6 +100,18 @@ test('a client capturing in a loop, killed with -9, leaves no segment behind', a
     await new Promise((resolve) => child.once('exit', resolve));
     // The server lets go of them when it sees the connection drop.
     await eventually(() => segmentsCreatedBy(child.pid!).length === 0, `segments of pid ${child.pid} gone`);
+  } finally {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  }
+});
+
+test('images dropped without dispose() are detached and freed once collected (the safety net)', async () => {
+  const { child, next } = spawnFixture({ display: xvfb.display, mode: 'drop' }, [], ['--expose-gc']);
+  try {
+    await next('ready');
+    // The ten images plus nothing else: the capture pool is untouched in this mode.
+    expect((await next('created')).created).toBe(10);
+    expect((await next('collected')).collected).toBe(0);
   } finally {
     if (child.exitCode === null) child.kill('SIGKILL');
   }
