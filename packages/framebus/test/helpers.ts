@@ -13,6 +13,8 @@ export type Line = Record<string, unknown>;
 export class Fixture {
   readonly child: ChildProcess;
   readonly lines: Line[] = [];
+  /** stdout lines that are not JSON, as printed. */
+  readonly text: string[] = [];
   readonly stderr: string[] = [];
   #waiters: Array<() => void> = [];
   #exited: Promise<number | null>;
@@ -23,7 +25,7 @@ export class Fixture {
       try {
         this.lines.push(JSON.parse(text) as Line);
       } catch {
-        this.stderr.push(`stdout: ${text}`);
+        this.text.push(text);
       }
       for (const wake of this.#waiters.splice(0)) wake();
     });
@@ -34,15 +36,32 @@ export class Fixture {
     });
   }
 
-  /** The first line with `key`, waiting up to `timeoutMs` for it. */
-  async waitFor(key: string, timeoutMs = 15_000): Promise<Line> {
+  /** The first JSON line with `key`, waiting up to `timeoutMs` for it. */
+  waitFor(key: string, timeoutMs = 15_000): Promise<Line> {
+    return this.#waitUntil(
+      () => this.lines.find((candidate) => key in candidate),
+      `a '${key}' line`,
+      timeoutMs,
+    );
+  }
+
+  /** The first plain-text stdout line matching `pattern`. */
+  waitForText(pattern: RegExp, timeoutMs = 15_000): Promise<string> {
+    return this.#waitUntil(
+      () => this.text.find((line) => pattern.test(line)),
+      `a line like ${pattern}`,
+      timeoutMs,
+    );
+  }
+
+  async #waitUntil<T>(find: () => T | undefined, what: string, timeoutMs: number): Promise<T> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const line = this.lines.find((candidate) => key in candidate);
-      if (line) return line;
+      const found = find();
+      if (found !== undefined) return found;
       if (this.child.exitCode !== null || this.child.signalCode !== null || Date.now() > deadline) {
         throw new Error(
-          `fixture ${this.child.spawnargs.slice(1).join(' ')} gave no '${key}' line ` +
+          `fixture ${this.child.spawnargs.slice(1).join(' ')} gave no ${what} ` +
             `(exit ${this.child.exitCode ?? this.child.signalCode}); stderr: ${this.stderr.join('')}`,
         );
       }
@@ -67,6 +86,11 @@ export class Fixture {
   kill(signal: NodeJS.Signals = 'SIGKILL'): void {
     if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
   }
+}
+
+/** xshot's command line from its sources (test/fixtures/xshot.cjs). */
+export function xshot(args: string[]): Fixture {
+  return new Fixture(process.execPath, [RUN_TS, path.join(__dirname, 'fixtures/xshot.cjs'), ...args]);
 }
 
 /** A TypeScript fixture from test/fixtures, run by node with one JSON argument. */
