@@ -198,6 +198,68 @@ step('producer death notice');
 const noticed = await deathNotice();
 row('kill -9 of producer to reader end', noticed, 'ms', 'the 1000 ms requirement', 1000);
 
+/**
+ * Capture into the ring from an Xvfb of the same size: ShmGetImage straight into the claimed slot
+ * (what `xshot share` does) against capture() into mit-shm's buffer then publish() (one copy).
+ * mit-shm is not a dependency of this package: its build is used when it is there.
+ */
+async function captureIntoRing() {
+  let mitShm;
+  try {
+    mitShm = require('../../mit-shm/dist/index.js');
+  } catch {
+    step('skipped capture rows: build @xshm/mit-shm first (pnpm build)');
+    return;
+  }
+  const xvfb = await mitShm.startXvfb({ width: WIDTH, height: HEIGHT, depth: 24 });
+  const display = await mitShm.connect({ display: xvfb.display });
+  const ring = FrameRing.create({ name, width: WIDTH, height: HEIGHT, format: 'BGRX' });
+  try {
+    const handle = await display.attachSegment(ring.segment);
+    const rate = async (once) => {
+      let best = 0;
+      for (let round = 0; round < 3; round++) {
+        const started = process.hrtime.bigint();
+        let frames = 0;
+        while (process.hrtime.bigint() - started < 700_000_000n) {
+          await once();
+          frames++;
+        }
+        best = Math.max(best, frames / (Number(process.hrtime.bigint() - started) / 1e9));
+      }
+      return best;
+    };
+    const direct = async () => {
+      const claim = ring.claim();
+      await display.captureInto(handle, claim.offset, {});
+      claim.commit();
+    };
+    const copied = async () => {
+      const frame = await display.capture({});
+      ring.publish({ data: frame.data, stride: frame.stride });
+      frame.release();
+    };
+    // interleaved rounds: the machine is shared, each keeps its best
+    const copiedRate = await rate(copied);
+    const directRate = await rate(direct);
+    row(
+      'capture into ring slot (ShmGetImage at its offset)',
+      directRate,
+      'frames/s',
+      'capture() then publish() (one copy)',
+      copiedRate,
+    );
+    handle.detach();
+  } finally {
+    ring.close();
+    await display.close();
+    await xvfb.stop();
+  }
+}
+
+step('capture into the ring vs capture then copy');
+await captureIntoRing();
+
 const format = (value) =>
   value >= 100 ? value.toFixed(0) : value >= 1 ? value.toFixed(2) : value.toFixed(4);
 console.log(

@@ -20,9 +20,12 @@ beforeAll(() => {
   dir = mkdtempSync(path.join(tmpdir(), 'framebus-share-'));
 });
 afterEach(async () => {
+  // Ctrl-C first, as a user would: share removes its ring even when a test failed half-way.
   for (const fixture of processes.splice(0)) {
-    fixture.kill();
+    fixture.kill('SIGINT');
+    const timer = setTimeout(() => fixture.kill(), 5000);
     await fixture.exited();
+    clearTimeout(timer);
   }
   for (const server of servers.splice(0)) await server.stop();
 });
