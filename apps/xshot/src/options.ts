@@ -1,6 +1,19 @@
 // Option parsing shared by every xshot command: --display, --region, --window, --monitor, --fps.
-// Parsers throw UsageError (exit 2); commands import the helpers instead of re-parsing.
-import { type Command, InvalidArgumentError, Option } from 'commander';
+// Parsers throw commander's InvalidArgumentError (exit 2); commands import the helpers instead of re-parsing.
+// commander is required on first use, not at load: `xshot shot FILE` takes a path that never parses flags
+// with it (see cli.ts), and loading commander costs ~7 ms of a ~75 ms shot.
+import type * as Commander from 'commander';
+import type { Command } from 'commander';
+
+/** The commander module, loaded on first use. */
+export function loadCommander(): typeof Commander {
+  return require('commander') as typeof Commander;
+}
+
+/** A bad option value, as commander reports it (`option '--region <X,Y,W,H>' argument '…' is invalid. …`). */
+function invalidArgument(message: string): Error {
+  return new (loadCommander().InvalidArgumentError)(message);
+}
 
 /** Exit codes of every xshot command. */
 export const EXIT_OK = 0;
@@ -31,12 +44,12 @@ export function parseRegion(text: string): Region {
     region = { x: +list[1]!, y: +list[2]!, width: +list[3]!, height: +list[4]! };
   }
   if (!region) {
-    throw new InvalidArgumentError(
+    throw invalidArgument(
       `--region '${text}' is not X,Y,W,H (four non-negative integers, e.g. --region 0,0,800,600)`,
     );
   }
   if (region.width === 0 || region.height === 0) {
-    throw new InvalidArgumentError(`--region '${text}' has zero width or height; give a positive W and H`);
+    throw invalidArgument(`--region '${text}' has zero width or height; give a positive W and H`);
   }
   return region;
 }
@@ -45,16 +58,14 @@ export function parseRegion(text: string): Region {
 export function parseWindowId(text: string): number {
   const value = /^0x[0-9a-f]+$/i.test(text) ? Number.parseInt(text, 16) : /^\d+$/.test(text) ? +text : NaN;
   if (!Number.isSafeInteger(value) || value <= 0 || value > 0xffffffff) {
-    throw new InvalidArgumentError(
-      `--window '${text}' is not a window id (decimal or 0x hex, e.g. 0x1e00007)`,
-    );
+    throw invalidArgument(`--window '${text}' is not a window id (decimal or 0x hex, e.g. 0x1e00007)`);
   }
   return value;
 }
 
 /** A non-negative integer (monitor index). */
 export function parseIndex(text: string): number {
-  if (!/^\d+$/.test(text)) throw new InvalidArgumentError(`'${text}' is not a non-negative integer`);
+  if (!/^\d+$/.test(text)) throw invalidArgument(`'${text}' is not a non-negative integer`);
   return +text;
 }
 
@@ -62,7 +73,7 @@ export function parseIndex(text: string): number {
 export function parseFps(text: string): number {
   const value = Number(text);
   if (!Number.isFinite(value) || value <= 0 || value > 1000) {
-    throw new InvalidArgumentError(`--fps '${text}' is not a number between 0 and 1000 (e.g. --fps 30)`);
+    throw invalidArgument(`--fps '${text}' is not a number between 0 and 1000 (e.g. --fps 30)`);
   }
   return value;
 }
@@ -72,7 +83,7 @@ export function parseIntegerIn(min: number, max: number): (text: string) => numb
   return (text) => {
     const value = Number(text);
     if (!Number.isInteger(value) || value < min || value > max) {
-      throw new InvalidArgumentError(`'${text}' is not an integer between ${min} and ${max}`);
+      throw invalidArgument(`'${text}' is not an integer between ${min} and ${max}`);
     }
     return value;
   };
@@ -88,6 +99,7 @@ export function addDisplayOption(
 
 /** `--region`, `--window`, `--monitor`: which part of a display to take. */
 export function addSelectionOptions(command: Command): Command {
+  const { Option } = loadCommander();
   return command
     .addOption(
       new Option('-r, --region <X,Y,W,H>', 'a rectangle of the screen (or of --window)').argParser(
@@ -104,6 +116,7 @@ export function addSelectionOptions(command: Command): Command {
 
 /** `--fps N`. */
 export function addFpsOption(command: Command, defaultFps: number): Command {
+  const { Option } = loadCommander();
   return command.addOption(
     new Option('--fps <n>', 'frames per second').argParser(parseFps).default(defaultFps),
   );

@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { main } from '../src/cli';
+import { main, plainShot } from '../src/cli';
 import { type EncodableImage, encode, encodePNG, formatFromPath } from '../src/encode';
 import { parseRegion, parseWindowId } from '../src/options';
 import { defaultFileName, freshDefaultPath } from '../src/output';
@@ -112,6 +112,45 @@ describe('exit codes', () => {
     const result = await run('view', '/nonexistent/picture.png', '--display', ':31999');
     expect(result.code).toBe(1);
     expect(result.stderr).toBe('xshot: cannot open /nonexistent/picture.png: no such file or not readable\n');
+  });
+});
+
+describe('plain shot (the path that skips commander)', () => {
+  const argv = (...args: string[]) => ['node', 'xshot', ...args];
+  test.each([
+    [['shot'], {}],
+    [['shot', 'a.png'], { file: 'a.png' }],
+    [['shot', '-'], { file: '-' }],
+    [['shot', 'a.png', '--display', ':3'], { file: 'a.png', display: ':3' }],
+    [['shot', '-d', ':3', 'a.png'], { file: 'a.png', display: ':3' }],
+    [['shot', '--display=:3'], { display: ':3' }],
+  ])('%p is read without commander', (args, expected) => {
+    expect(plainShot(argv(...args))).toEqual(expected);
+  });
+  test.each([
+    [['view', 'a.png']],
+    [['shot', 'a.png', 'b.png']],
+    [['shot', '--region', '0,0,5,5']],
+    [['shot', '-d']],
+    [['shot', '-d', '--help']],
+    [['shot', '--help']],
+    [['shot', '--', 'a.png']],
+    [['shot', '--display=']],
+  ])('%p goes to commander', (args) => {
+    expect(plainShot(argv(...args))).toBeUndefined();
+  });
+  test('a plain shot with no display exits 1 with the message commander gives', async () => {
+    const saved = process.env.DISPLAY;
+    delete process.env.DISPLAY;
+    try {
+      const plain = await run('shot', join(tmpdir(), 'never.png'));
+      const parsed = await run('shot', join(tmpdir(), 'never.png'), '--cursor');
+      expect(plain.code).toBe(1);
+      expect(plain.stderr).toMatch(/^xshot: no X display/);
+      expect(parsed).toEqual(plain);
+    } finally {
+      if (saved !== undefined) process.env.DISPLAY = saved;
+    }
   });
 });
 

@@ -1,6 +1,6 @@
 // `xshot shot [FILE|-]`: one screenshot of the screen, a region, a monitor or a window, as PNG, JPEG, WebP,
 // AVIF or raw RGBA, encoded straight from the frame's shared memory.
-import { type Command, Option } from 'commander';
+import type { Command } from 'commander';
 import { encode, formatFromName, formatFromPath, IMAGE_FORMATS, type ImageFormat } from '../encode';
 import { interruptScope } from '../lifecycle';
 import {
@@ -8,6 +8,7 @@ import {
   addDisplayOption,
   addSelectionOptions,
   EXIT_OK,
+  loadCommander,
   parseIntegerIn,
   type SelectionOptions,
   UsageError,
@@ -79,6 +80,7 @@ function extensionOf(format: ImageFormat): string {
 }
 
 export function register(program: Command): void {
+  const { Option } = loadCommander();
   const command = program
     .command('shot')
     .description('take a screenshot (PNG by default) of the screen, a region, a monitor or a window')
