@@ -18,6 +18,7 @@ export class Fixture {
   readonly stderr: string[] = [];
   #waiters: Array<() => void> = [];
   #exited: Promise<number | null>;
+  #closed = false;
 
   constructor(command: string, args: string[]) {
     this.child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] });
@@ -30,7 +31,13 @@ export class Fixture {
       for (const wake of this.#waiters.splice(0)) wake();
     });
     this.child.stderr!.on('data', (chunk: Buffer) => this.stderr.push(chunk.toString()));
-    this.#exited = new Promise((resolve) => this.child.on('exit', (code) => resolve(code)));
+    // 'close', not 'exit': every line the process printed has been read by then.
+    this.#exited = new Promise((resolve) =>
+      this.child.on('close', (code) => {
+        this.#closed = true;
+        resolve(code);
+      }),
+    );
     void this.#exited.then(() => {
       for (const wake of this.#waiters.splice(0)) wake();
     });
@@ -59,7 +66,7 @@ export class Fixture {
     for (;;) {
       const found = find();
       if (found !== undefined) return found;
-      if (this.child.exitCode !== null || this.child.signalCode !== null || Date.now() > deadline) {
+      if (this.#closed || Date.now() > deadline) {
         throw new Error(
           `fixture ${this.child.spawnargs.slice(1).join(' ')} gave no ${what} ` +
             `(exit ${this.child.exitCode ?? this.child.signalCode}); stderr: ${this.stderr.join('')}`,

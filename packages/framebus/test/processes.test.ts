@@ -136,6 +136,23 @@ test('kill -9 of a reader harms neither the producer nor the other reader', asyn
   expect(segmentKeys()).not.toContain(key);
 });
 
+test('a producer that exits without closing its ring still removes it', async () => {
+  const name = uniqueName('exit');
+  const producer = start(
+    node('producer.ts', {
+      name,
+      width: 16,
+      height: 16,
+      content: 'pattern',
+      frames: 2,
+      exitWithoutClose: true,
+    }),
+  );
+  const { key } = await producer.waitFor('ready');
+  expect(await producer.exited()).toBe(0);
+  expect(segmentKeys()).not.toContain(key);
+});
+
 test('a new producer reclaims the stale ring of a producer killed with -9 while no one read it', async () => {
   const name = uniqueName('reclaim');
   const producer = start(

@@ -266,6 +266,36 @@ describe('lifetime', () => {
     }
   });
 
+  test('a reader ends with ring-removed when the segment is removed under a live producer (ipcrm)', async () => {
+    const name = uniqueName('removed');
+    const ring = track(FrameRing.create({ name, width: 4, height: 4, format: 'BGRX' }));
+    const reader = track(FrameRing.open({ name }));
+    const done = (async () => {
+      for await (const _ of reader.frames()) throw new Error('no frame was published');
+    })();
+    setTimeout(() => ring.segment.destroy(), 30);
+    await done;
+    expect(reader.end).toMatchObject({ reason: 'ring-removed', message: expect.stringContaining('ipcrm') });
+  });
+
+  test('buffers of a closed ring or reader read zeros instead of crashing the process', () => {
+    const name = uniqueName('after-close');
+    const ring = FrameRing.create({ name, width: 4, height: 4, format: 'BGRX' });
+    const reader = FrameRing.open({ name });
+    ring.publish({ data: Buffer.alloc(64, 7) });
+    const view = reader.peek();
+    const claim = ring.claim();
+    reader.close();
+    ring.close();
+    expect(view?.data[0]).toBe(0);
+    expect(view?.intact()).toBe(false);
+    expect(claim.data[0]).toBe(0);
+    expect(() => claim.commit()).toThrow(expect.objectContaining({ code: 'ECLOSED' }));
+    expect(() => ring.publish({ data: Buffer.alloc(64) })).toThrow(
+      expect.objectContaining({ code: 'ECLOSED' }),
+    );
+  });
+
   test('frames() ends on abort, and on reader.close()', async () => {
     const name = uniqueName('abort');
     track(FrameRing.create({ name, width: 4, height: 4, format: 'BGRX' }));
