@@ -211,14 +211,18 @@ export class Display {
 
   /**
    * Attach an existing SysV segment (e.g. a framebus ring) so captures can land in it and puts read from it
-   * at any offset: see captureInto / putFrom.
+   * at any offset: see captureInto / putFrom. `readOnly`: the server may only read it (putFrom; enough when
+   * we may only read the segment ourselves).
    */
-  async attachSegment(segment: { id: number; size: number }): Promise<SegmentHandle> {
+  async attachSegment(
+    segment: { id: number; size: number },
+    options: { readOnly?: boolean } = {},
+  ): Promise<SegmentHandle> {
     this.wire.ensureOpen('attachSegment');
     checkInt('attachSegment', 'segment.id', segment.id, 0, 0x7fffffff);
     const shmseg = this.wire.allocId();
     try {
-      await this.wire.shmAttach(shmseg, segment.id);
+      await this.wire.shmAttach(shmseg, segment.id, !!options.readOnly);
     } catch (err) {
       this.wire.releaseId(shmseg);
       throw err;

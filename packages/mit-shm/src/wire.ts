@@ -171,12 +171,12 @@ export class Wire {
 
   // ---- MIT-SHM (encoded by `x11`; we only call it) ----
 
-  shmAttach(shmseg: number, shmid: number): Promise<void> {
+  shmAttach(shmseg: number, shmid: number, readOnly = false): Promise<void> {
     const shm = this.requireShm();
     return this.call<void>(
       'ShmAttach',
-      (cb) => shm.Attach(shmseg, shmid, false, (err) => cb(err)),
-      `shmid=${shmid}`,
+      (cb) => shm.Attach(shmseg, shmid, readOnly, (err) => cb(err)),
+      `shmid=${shmid}${readOnly ? ' read-only' : ''}`,
     );
   }
 

@@ -65,7 +65,7 @@ test('captureInto / putFrom: a caller-owned segment at an offset', async () => {
   const attachment = segment.attach();
   try {
     const onA = await displayA.attachSegment(segment);
-    const onB = await displayB.attachSegment(segment);
+    const onB = await displayB.attachSegment(segment, { readOnly: true });
     const offset = 4096 * 3;
     const layout = await displayA.captureInto(onA, offset, { x: 10, y: 12, width: 70, height: 50 });
     expect(layout).toMatchObject({ width: 70, height: 50, stride: 280 });
@@ -79,6 +79,11 @@ test('captureInto / putFrom: a caller-owned segment at an offset', async () => {
     await expect(displayA.captureInto(onA, 256 * 1024 - 100, { width: 70, height: 50 })).rejects.toThrow(
       RangeError,
     );
+    // Read-only on B: the server may not write into it.
+    await expect(displayB.captureInto(onB, 0, { width: 4, height: 4 })).rejects.toMatchObject({
+      error: 'BadAccess',
+      request: 'ShmGetImage',
+    });
     onA.detach();
     onB.detach();
     await expect(displayB.putFrom(onB, 0, { width: 1, height: 1 })).rejects.toThrow(/detached/);
