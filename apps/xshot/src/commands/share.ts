@@ -41,6 +41,7 @@ export async function share(options: ShareOptions): Promise<number> {
   let ring: FrameRing | undefined;
   let damage: DamageWatch | null = null;
   let detach = (): void => {};
+  let progress: (() => void) | undefined;
   try {
     display = await connectDisplay(options.display);
     const selection = { window: options.window, monitor: options.monitor, ...options.region };
@@ -75,6 +76,7 @@ export async function share(options: ShareOptions): Promise<number> {
 
     const interval = 1000 / options.fps;
     const signal = scope.signal;
+    progress = showProgress(ring);
     while (!signal.aborted) {
       const started = performance.now();
       // Subtract before capturing, on the same connection: a change drawn after it is in this
@@ -87,6 +89,7 @@ export async function share(options: ShareOptions): Promise<number> {
     }
     return EXIT_OK;
   } finally {
+    progress?.();
     scope.release();
     damage?.close(true);
     detach();
@@ -174,6 +177,21 @@ function ringFormat(format: PixelLayout): RingFormat {
           'a frame ring carries BGRX, BGRA or RGB565 — use a depth 24, 32 or 16 display',
       );
   }
+}
+
+/** On a terminal, a status line with the frames published, once a second; returns its stop. */
+function showProgress(ring: FrameRing): () => void {
+  if (!process.stderr.isTTY) return () => {};
+  let last = ring.frames;
+  const timer = setInterval(() => {
+    const frames = ring.frames;
+    process.stderr.write(`\r\x1b[Kxshot: ${frames} frames published, ${frames - last} in the last second`);
+    last = frames;
+  }, 1000);
+  return () => {
+    clearInterval(timer);
+    process.stderr.write('\n');
+  };
 }
 
 /** Waits `ms`, or less when `signal` aborts. */
