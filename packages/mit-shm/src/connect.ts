@@ -10,11 +10,9 @@ import {
   type FramesOptions,
   framesOf,
   type Region,
-  resolveRegion,
 } from './capture';
 import { XConnectionError } from './errors';
 import { type ImageLayout, type PixelFormat, pixelFormat, strideOf } from './format';
-import type { Frame as FrameType } from './image';
 import { CaptureSlot, checkInt, type Frame, type PutTarget, ShmImage } from './image';
 import { MemfdTransport } from './transport/memfd';
 import { SocketTransport } from './transport/socket';
@@ -161,7 +159,7 @@ export class Display {
    * Capture the root (default), a region of it, a monitor, or a window's own contents (coordinates
    * relative to it). The frame's data aliases shared memory until the next capture or `frame.release()`.
    */
-  capture(options: CaptureOptions = {}): Promise<FrameType> {
+  capture(options: CaptureOptions = {}): Promise<Frame> {
     return captureFrame(this, options);
   }
 
@@ -313,11 +311,6 @@ export class Display {
   }
 
   /** @internal */
-  ready(backing: Backing): Promise<void> {
-    return backing.ready;
-  }
-
-  /** @internal */
   get(
     backing: Backing,
     drawable: number,
@@ -432,11 +425,6 @@ export class Display {
     }
     slot.generation++;
     return slot;
-  }
-
-  /** @internal */
-  region(options: CaptureOptions, where: string): Promise<Region> {
-    return resolveRegion(this, options, where);
   }
 
   async #queryMonitors(): Promise<Monitor[]> {

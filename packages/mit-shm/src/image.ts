@@ -11,7 +11,6 @@ export interface ImageHost {
   readonly transportName: TransportName;
   formatFor(depth: number): PixelFormat;
   allocate(size: number): Backing;
-  ready(backing: Backing): Promise<void>;
   get(
     backing: Backing,
     drawable: number,
@@ -241,10 +240,6 @@ export class CaptureSlot {
   }
   get size(): number {
     return this.backing?.size ?? 0;
-  }
-  /** True when no frame handed out still refers to this memory. */
-  get free(): boolean {
-    return !this.busy;
   }
   release(): void {
     this.generation++;

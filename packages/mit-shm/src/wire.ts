@@ -315,14 +315,6 @@ export class Wire {
     );
   }
 
-  windowAttributes(wid: number) {
-    return this.call<import('x11').GetWindowAttributesReply>(
-      'GetWindowAttributes',
-      (cb) => this.client.GetWindowAttributes(wid, cb),
-      `window=0x${wid.toString(16)}`,
-    );
-  }
-
   atomName(atom: number): Promise<string> {
     return this.call<string>('GetAtomName', (cb) =>
       (
