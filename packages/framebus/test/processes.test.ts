@@ -57,8 +57,9 @@ test('every frame two Node readers and a Python reader read equals what the prod
     const numbers = read.map(([frame]) => frame);
     expect(numbers).toEqual([...numbers].sort((a, b) => a - b));
   }
-  // The unhurried Node reader keeps up (it may skip a frame or two while its waiter thread starts).
-  expect(framesOf(readers[0]!.lines).length).toBeGreaterThanOrEqual(25);
+  // The unhurried Node reader keeps up with a frame every 15 ms (it may skip one while its waiter
+  // thread starts, or a few when the machine is busy: newest-first means skipping, never queueing).
+  expect(framesOf(readers[0]!.lines).length).toBeGreaterThanOrEqual(15);
   expect(segmentKeys()).not.toContain(key);
 });
 
