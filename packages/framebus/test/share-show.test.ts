@@ -45,10 +45,11 @@ async function paintRoot(display: string, picture: string): Promise<void> {
 }
 
 /** Differing pixels between the window `id` on `display` and the root of `source`, by ImageMagick. */
-async function difference(source: string, display: string, id: string): Promise<number> {
+async function difference(source: string, display: string, id: string, crop?: string): Promise<number> {
   const expected = path.join(dir, 'expected.png');
   const actual = path.join(dir, 'actual.png');
-  await run('import', ['-display', source, '-window', 'root', expected], { timeout: 10_000 });
+  const cropping = crop ? ['-crop', crop, '+repage'] : [];
+  await run('import', ['-display', source, '-window', 'root', ...cropping, expected], { timeout: 10_000 });
   await run('import', ['-display', display, '-window', id, actual], { timeout: 10_000 });
   const { stderr } = await run('compare', ['-metric', 'AE', expected, actual, 'null:'], {
     timeout: 10_000,
@@ -59,10 +60,10 @@ async function difference(source: string, display: string, id: string): Promise<
 }
 
 /** Polls until the window shows the source (the first put, a damage-driven update), or the last difference. */
-async function settle(source: string, display: string, id: string): Promise<number> {
+async function settle(source: string, display: string, id: string, crop?: string): Promise<number> {
   let differing = Number.NaN;
   for (let attempt = 0; attempt < 12; attempt++) {
-    differing = await difference(source, display, id);
+    differing = await difference(source, display, id, crop);
     if (differing === 0) break;
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
@@ -114,3 +115,19 @@ test.each([24, 16])(
     expect(segmentKeys()).not.toContain(ringKey(name));
   },
 );
+
+test('share --region: the ring and the show window hold just that rectangle', async () => {
+  const a = await startXvfb({ width: 320, height: 240, depth: 24 });
+  servers.push(a);
+  const b = await startXvfb({ width: 320, height: 240, depth: 24 });
+  servers.push(b);
+  await paintRoot(a.display, 'plasma:fractal');
+  const name = uniqueName('region');
+  const share = xshot(['share', '--name', name, '--display', a.display, '--region', '10,20,101,50']);
+  processes.push(share);
+  expect(await share.waitForText(/^ring /)).toContain('101x50 BGRX stride=404 ');
+  const show = xshot(['show', '--name', name, '--display', b.display]);
+  processes.push(show);
+  const window = await findWindow(b.display, `show ${name}`);
+  expect(await settle(a.display, b.display, window, '101x50+10+20')).toBe(0);
+});
