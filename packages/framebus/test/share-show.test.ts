@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { startXvfb, type Xvfb } from '@xshm/mit-shm';
-import { ringKey } from '../src/index';
+import { FrameRing, ringKey } from '../src/index';
 import { type Fixture, segmentKeys, uniqueName, xshot } from './helpers';
 
 jest.setTimeout(90_000);
@@ -130,4 +130,17 @@ test('share --region: the ring and the show window hold just that rectangle', as
   processes.push(show);
   const window = await findWindow(b.display, `show ${name}`);
   expect(await settle(a.display, b.display, window, '101x50+10+20')).toBe(0);
+
+  // Damage-driven: an unchanging screen publishes no frame; a change publishes one.
+  const reader = FrameRing.open({ name });
+  try {
+    const before = reader.latest()?.sequence;
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(reader.latest()?.sequence).toBe(before);
+    await paintRoot(a.display, 'gradient:green-yellow');
+    expect(await settle(a.display, b.display, window, '101x50+10+20')).toBe(0);
+    expect(reader.latest()?.sequence).toBeGreaterThan(before ?? 0);
+  } finally {
+    reader.close();
+  }
 });

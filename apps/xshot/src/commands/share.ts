@@ -27,8 +27,8 @@ export interface ShareOptions extends SelectionOptions {
 /** How frames get into the ring, for the summary line. */
 type SharePath = 'zero-copy' | 'copy';
 
-/** Without DAMAGE (or while nothing changes) a frame is still taken this often, so readers see a live ring. */
-const IDLE_REFRESH_MS = 1000;
+/** How long one wait for damage lasts before it is simply renewed (nothing is captured meanwhile). */
+const DAMAGE_WAIT_MS = 60_000;
 
 export async function share(options: ShareOptions): Promise<number> {
   if (!options.name)
@@ -85,7 +85,8 @@ export async function share(options: ShareOptions): Promise<number> {
       await pipe.capture();
       const rest = interval - (performance.now() - started);
       if (rest > 0) await sleep(rest, signal);
-      if (damage) await damage.waitForDamage(IDLE_REFRESH_MS, signal);
+      // Nothing changed, no frame: readers keep the newest one. Without DAMAGE, poll at --fps.
+      while (damage && !signal.aborted && !(await damage.waitForDamage(DAMAGE_WAIT_MS, signal))) {}
     }
     return EXIT_OK;
   } finally {
