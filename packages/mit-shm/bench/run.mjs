@@ -1,8 +1,8 @@
 // Benchmark (not a test): serial capture and put frames per second on a private Xvfb 1920x1080x24, for
 // @xshm/mit-shm's transports, a C client on libxcb-shm (bench/xcb-shm.c), x11's built-in MIT-SHM provider
-// and core GetImage/PutImage; plus frames() throughput. One table, ratios against C measured in this run.
+// and core GetImage/PutImage; plus frames() throughput. One table, ratios against C measured in the same rounds.
 //   pnpm bench            (after a build: it imports dist/)
-//   node bench/run.mjs [SECONDS per measurement, default 0.5] [ROUNDS, default 5]
+//   node bench/run.mjs [SECONDS per measurement, default 0.5] [ROUNDS, default 7]
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -14,7 +14,7 @@ const require = createRequire(import.meta.url);
 const WIDTH = 1920;
 const HEIGHT = 1080;
 const SECONDS = Number(process.argv[2] ?? 0.5);
-const ROUNDS = Number(process.argv[3] ?? 5);
+const ROUNDS = Number(process.argv[3] ?? 7);
 
 if (!existsSync(join(here, '../dist/index.js'))) {
   console.error(
@@ -137,6 +137,70 @@ async function x11Provider(displayName) {
   };
 }
 
+/**
+ * The floor under this package: `x11`'s own ShmGetImage/ShmPutImage requests on our segment, driven with bare
+ * callbacks (no promises, no checks). The gap between this and C is the JavaScript client and event loop.
+ */
+async function x11Bare(displayName) {
+  const display = await connect({ display: displayName, transport: 'sysv' });
+  const image = display.createImage(WIDTH, HEIGHT);
+  await image.get(display.root);
+  const shm = display.wire.shm;
+  const client = display.client;
+  const shmseg = image.backing.shmseg;
+  const gc = display.wire.allocId();
+  client.CreateGC(gc, display.root, {});
+  const loop = (issue) =>
+    new Promise((resolve) => {
+      let count = 0;
+      const start = performance.now();
+      const step = () =>
+        issue(() => {
+          count++;
+          if (performance.now() - start < SECONDS * 1000) step();
+          else resolve(count / ((performance.now() - start) / 1000));
+        });
+      step();
+    });
+  let onCompletion = null;
+  client.on('event', (ev) => {
+    if (ev.name === 'ShmCompletion' && onCompletion) onCompletion();
+  });
+  const args = {
+    totalWidth: WIDTH,
+    totalHeight: HEIGHT,
+    srcX: 0,
+    srcY: 0,
+    srcWidth: WIDTH,
+    srcHeight: HEIGHT,
+  };
+  return {
+    async measure() {
+      const capture = await loop((done) =>
+        shm.GetImage(display.root, 0, 0, WIDTH, HEIGHT, 0xffffffff, 2, shmseg, 0, () => done()),
+      );
+      const put = await loop((done) => {
+        onCompletion = done;
+        shm.PutImage(display.root, gc, {
+          ...args,
+          dstX: 0,
+          dstY: 0,
+          depth: 24,
+          format: 2,
+          sendEvent: true,
+          shmseg,
+          offset: 0,
+        });
+      });
+      return { capture, put, frames: null };
+    },
+    async close() {
+      image.dispose();
+      await display.close();
+    },
+  };
+}
+
 /** The C client, one process per round (its connection setup is outside its timing). */
 function cClientRunner(binary, displayName) {
   return {
@@ -155,6 +219,7 @@ const runners = [];
 try {
   const binary = cClient();
   if (binary) runners.push(['C libxcb-shm (serial)', cClientRunner(binary, xvfb.display)]);
+  runners.push(['x11 requests on our segment, bare callbacks', await x11Bare(xvfb.display)]);
   for (const transport of ['sysv', 'memfd'])
     runners.push([`@xshm/mit-shm ${transport}`, await ours(xvfb.display, transport)]);
   runners.push(['x11 built-in provider (copies)', await x11Provider(xvfb.display)]);
@@ -165,38 +230,40 @@ try {
     { measure: () => withWork.measureWithWork(), close: () => withWork.close() },
   ]);
 
-  // The machine is shared: rounds interleave the clients, and each keeps its best round.
-  const best = new Map();
+  // The machine is shared and its load drifts: rounds interleave the clients, each round C is measured
+  // right before the others, and a client's ratio is the median of its per-round ratios to that C run.
+  // The fps columns are medians over the rounds.
+  const rounds = new Map(runners.map(([name]) => [name, []]));
   for (let round = 0; round < ROUNDS; round++) {
-    for (const [name, runner] of runners) {
-      const r = await runner.measure();
-      const b = best.get(name) ?? { capture: 0, put: null, frames: null };
-      best.set(name, {
-        capture: Math.max(b.capture, r.capture),
-        put: r.put === null ? null : Math.max(b.put ?? 0, r.put),
-        frames: r.frames === null ? null : Math.max(b.frames ?? 0, r.frames),
-      });
-    }
+    for (const [name, runner] of runners) rounds.get(name).push(await runner.measure());
     process.stderr.write(`round ${round + 1}/${ROUNDS} done\n`);
   }
-  const reference = binary ? best.get('C libxcb-shm (serial)') : null;
-  const ratio = (value, base) => (base ? `${(value / base).toFixed(2)}x` : '-');
+  const median = (values) => {
+    const sorted = values.filter((v) => v !== null && v !== undefined).sort((a, b) => a - b);
+    if (sorted.length === 0) return null;
+    const mid = sorted.length >> 1;
+    return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+  };
+  const C = binary ? rounds.get('C libxcb-shm (serial)') : null;
+  const ratioOf = (results, key, cKey = key) =>
+    C ? median(results.map((r, i) => (r[key] === null ? null : r[key] / C[i][cKey]))) : null;
   const fmt = (value) => (value === null ? '-' : value.toFixed(0));
+  const fmtRatio = (value) => (value === null ? '-' : `${value.toFixed(2)}x`);
   const header = ['client', 'capture fps', 'vs C', 'put fps', 'vs C', 'frames() fps', 'vs C capture'];
-  const table = [...best].map(([name, { capture, put, frames }]) => [
+  const table = [...rounds].map(([name, results]) => [
     name,
-    fmt(capture),
-    ratio(capture, reference?.capture),
-    fmt(put),
-    put === null ? '-' : ratio(put, reference?.put),
-    fmt(frames),
-    frames === null ? '-' : ratio(frames, reference?.capture),
+    fmt(median(results.map((r) => r.capture))),
+    fmtRatio(ratioOf(results, 'capture')),
+    fmt(median(results.map((r) => r.put))),
+    fmtRatio(ratioOf(results, 'put')),
+    fmt(median(results.map((r) => r.frames))),
+    fmtRatio(ratioOf(results, 'frames', 'capture')),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => row[i].length)));
   const line = (cells) =>
     `| ${cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join(' | ')} |`;
   console.log(
-    `\n@xshm/mit-shm on Xvfb ${WIDTH}x${HEIGHT}x24, best of ${ROUNDS} rounds of ${SECONDS} s, node ${process.version}`,
+    `\n@xshm/mit-shm on Xvfb ${WIDTH}x${HEIGHT}x24, median of ${ROUNDS} interleaved rounds of ${SECONDS} s, node ${process.version}`,
   );
   console.log(line(header));
   console.log(`|${widths.map((w, i) => (i === 0 ? '-'.repeat(w + 2) : `${'-'.repeat(w + 1)}:`)).join('|')}|`);
