@@ -56,6 +56,17 @@ test('a window that vanishes between frames ends frames() with the XError', asyn
   await stillWorks(d);
 });
 
+test('an unknown shared segment is BadShmSeg, named through the extension', async () => {
+  const err = await d.wire.shmGetImage(d.root, 0, 0, 1, 1, 0x1234567, 0).catch((e: unknown) => e);
+  expect(err).toMatchObject({
+    name: 'XError',
+    error: 'BadShmSeg',
+    request: 'ShmGetImage',
+    badValue: 0x1234567,
+  });
+  await stillWorks(d);
+});
+
 test('an unmapped window is BadMatch with a hint', async () => {
   const id = d.wire.allocId();
   d.client.CreateWindow(id, d.root, 0, 0, 20, 20, 0, 0, 1, 0, {});
