@@ -146,11 +146,11 @@ test('captures in a row keep memory flat', async () => {
   expect(growth).toBeLessThan(8 * 1024 * 1024);
 }, 30_000);
 
-test('works inside a worker_threads worker', async () => {
+test.each(['sysv', 'memfd'] as const)('works inside a worker_threads worker (%s)', async (transport) => {
   const region = { x: 5, y: 5, width: 40, height: 30 };
   const worker = new Worker(
     `require(${JSON.stringify(RUN_TS)}).register(); require(${JSON.stringify(join(FIXTURES, 'capture.ts'))});`,
-    { eval: true, workerData: JSON.stringify({ display: xvfb.display, mode: 'once', region }) },
+    { eval: true, workerData: JSON.stringify({ display: xvfb.display, mode: 'once', region, transport }) },
   );
   const lines: Line[] = [];
   await new Promise<void>((resolve, reject) => {
@@ -159,7 +159,7 @@ test('works inside a worker_threads worker', async () => {
     worker.on('exit', () => resolve());
   });
   expect(lines.find((l) => 'error' in l)).toBeUndefined();
-  expect(lines[0]).toMatchObject({ ready: true });
+  expect(lines[0]).toMatchObject({ ready: true, transport });
   const ours = await d.capture(region);
   expect(lines[1]).toMatchObject({ sha256: sha256(ours.toRGBA()), width: 40, height: 30 });
 });
