@@ -71,7 +71,7 @@ export interface SegmentHandle {
 
 const CONNECT_TIMEOUT_MS = 5000;
 
-/** An open connection to one X display (screen 0 of it). */
+/** An open connection to one X display, on the screen its name selects (":1.1" is screen 1; default 0). */
 export class Display {
   /** The display name as connected, e.g. ':1'. */
   readonly name: string;
@@ -554,11 +554,11 @@ function describeConnectError(name: string, err: Error): XConnectionError {
   let hint: string;
   if (code === 'ECONNREFUSED' || code === 'ENOENT')
     hint = `no X server is listening there — start one (e.g. Xvfb ${name}, or startXvfb()) or set DISPLAY to a running display`;
-  else if (/authori[sz]ation|protocol specified/i.test(err.message))
+  else if (/authori[sz]|protocol specified|cookie|access control|refused/i.test(err.message))
     hint =
       'the server refused us — check XAUTHORITY and `xauth list`, or allow this user with `xhost +si:localuser:$USER`';
   else if (/parse display/i.test(err.message)) hint = 'a display looks like ":0", ":1.0" or "host:0"';
-  else hint = 'check that the display is running and reachable (xdpyinfo -display NAME)';
+  else hint = `check that the display is running and reachable (xdpyinfo -display ${name})`;
   return new XConnectionError(name, `connect: cannot open X display ${name}: ${err.message} — ${hint}`, {
     cause: err,
   });
