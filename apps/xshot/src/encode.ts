@@ -4,7 +4,7 @@
 // sharp (libvips) costs ~49 ms of a ~27 ms Node start on the reference machine, while packing BGRX rows
 // to RGB (~9 ms) and deflating them with node:zlib at level 3 (~8 ms, Chromium's SIMD zlib) gives files
 // within ~10% of libpng's default size. Sharp is loaded only for the lossy formats.
-import { deflateSync, constants as zlibConstants, crc32 as zlibCrc32 } from 'node:zlib';
+import { createDeflate, deflateSync, constants as zlibConstants, crc32 as zlibCrc32 } from 'node:zlib';
 import type Sharp from 'sharp';
 
 /** The formats `xshot shot` writes. */
@@ -40,9 +40,6 @@ export interface EncodeOptions {
   quality?: number;
 }
 
-/** PNG deflate settings; see the file comment for the measurement. */
-export const PNG_DEFLATE = { level: 3, memLevel: 9, strategy: zlibConstants.Z_DEFAULT_STRATEGY } as const;
-
 /** `--format NAME` to a format, accepting `jpg`; undefined when unknown. */
 export function formatFromName(name: string): ImageFormat | undefined {
   return EXTENSION_FORMATS[name.toLowerCase()];
@@ -52,6 +49,15 @@ export function formatFromName(name: string): ImageFormat | undefined {
 export function formatFromPath(path: string): ImageFormat | undefined {
   const match = /\.([A-Za-z0-9]+)$/.exec(path);
   return match ? EXTENSION_FORMATS[match[1]!.toLowerCase()] : undefined;
+}
+
+/** encode(), as the parts of the file in order: a PNG is written with one vectored write, never joined. */
+export async function encodeParts(
+  image: EncodableImage,
+  format: ImageFormat,
+  options: EncodeOptions = {},
+): Promise<Buffer[]> {
+  return format === 'png' ? encodePNGParts(image) : [await encode(image, format, options)];
 }
 
 /**
@@ -73,49 +79,260 @@ export async function encode(
   }
 }
 
+/** How a PNG is split for parallel deflate; `bands` is the most it uses (fewer for short images). */
+export interface PNGOptions {
+  bands?: number;
+}
+
 /**
- * An 8-bit RGB PNG (colour type 2, filter None on every row, one IDAT). Packing everything, then one
- * deflateSync, measured faster (median 20 ms at 1080p) than packing 64-row bands while node:zlib deflates
- * the previous band on its thread pool (median 33 ms: the yields and stream cost more than the overlap gains
- * on a busy 2-core machine).
+ * An 8-bit RGB PNG (colour type 2, one IDAT) as the parts of the file in order, for a vectored write.
+ * See encodePNGParts().
  */
-export function encodePNG(image: EncodableImage): Buffer {
+export async function encodePNG(image: EncodableImage, options: PNGOptions = {}): Promise<Buffer> {
+  return Buffer.concat(await encodePNGParts(image, options));
+}
+
+/** Rows per band below which a split costs more in thread hops than it gains. */
+const MIN_BAND_ROWS = 64;
+
+/**
+ * The PNG file as parts. Rows are packed in horizontal bands on the main thread; each band goes to
+ * node:zlib's thread pool as soon as it is packed, so the other core deflates band n while band n+1 is
+ * packed. Each band is its own zlib stream ended with a sync flush (byte aligned, not final) and an empty
+ * final block; their bodies concatenate into one deflate stream, whose Adler-32 is combined from the bands'.
+ * A band whose pixels mostly repeat their left neighbour (screens: flat fills, text, gradients) keeps
+ * filter None and zlib's default matcher; any other band (photos, noise) gets filter Sub and Z_RLE, which
+ * is both faster and smaller there. Measured at 1080p in fresh processes (deflate time, file size):
+ * desktop picture, None + level 3: 10 ms, 365 KiB (Sub + Z_RLE: 12 ms, 654 KiB); plasma-fractal noise,
+ * None + level 3: 109 ms, 5285 KiB; Sub + Z_RLE: 45 ms, 3522 KiB (scrot: 3860 KiB).
+ */
+export async function encodePNGParts(image: EncodableImage, options: PNGOptions = {}): Promise<Buffer[]> {
   const { width, height } = image;
-  const rows = Buffer.allocUnsafe((width * 3 + 1) * height);
-  rowPacker(image)(0, height, rows);
+  const rowBytes = width * 3 + 1;
+  const count = Math.max(
+    1,
+    Math.min(
+      options.bands ?? (Number(process.env.XSHOT_PNG_BANDS) || PNG_BANDS),
+      Math.floor(height / MIN_BAND_ROWS),
+    ),
+  );
+  const rows = Buffer.allocUnsafe(rowBytes * height);
+  const pack = rowPacker(image);
+  if (count === 1) {
+    const smooth = pack.smoothness(0, height) >= SMOOTH_SHARE;
+    pack.rows(0, height, smooth ? 'none' : 'sub', rows);
+    return pngFile(width, height, [deflateSync(rows, smooth ? PNG_DEFLATE : PNG_DEFLATE_DETAILED)]);
+  }
+  const bands: Promise<Buffer>[] = [];
+  const lengths: number[] = [];
+  for (let band = 0, first = 0; band < count; band++) {
+    const next = Math.round(((band + 1) * height) / count);
+    const out = rows.subarray(first * rowBytes, next * rowBytes);
+    const smooth = pack.smoothness(first, next - first) >= SMOOTH_SHARE;
+    pack.rows(first, next - first, smooth ? 'none' : 'sub', out);
+    bands.push(deflateBand(out, smooth ? PNG_DEFLATE : PNG_DEFLATE_DETAILED));
+    lengths.push(out.length);
+    first = next;
+  }
+  return pngFile(width, height, joinZlibStreams(await Promise.all(bands), lengths, rows));
+}
+
+/** The parts of a PNG file around one zlib stream (itself in parts). */
+function pngFile(width: number, height: number, idat: readonly Buffer[]): Buffer[] {
   const header = Buffer.alloc(13);
   header.writeUInt32BE(width, 0);
   header.writeUInt32BE(height, 4);
   header[8] = 8; // bits per channel
   header[9] = 2; // colour type: truecolour, no alpha (X pixels have none)
-  return Buffer.concat([
-    PNG_SIGNATURE,
-    chunk('IHDR', header),
-    chunk('IDAT', deflateSync(rows, PNG_DEFLATE)),
-    chunk('IEND', Buffer.alloc(0)),
-  ]);
+  return [PNG_SIGNATURE, chunk('IHDR', header), ...chunkParts('IDAT', idat), chunk('IEND', Buffer.alloc(0))];
 }
 
-/** Packs `rows` rows from `first` into `out` as filter-None RGB rows. */
-type RowPacker = (first: number, rows: number, out: Buffer) => void;
+/**
+ * Bands per PNG. Measured on the 2-core reference machine, whole `xshot shot` at 1080p (median ms, desktop /
+ * noise): see PNG_BANDS_MEASURED in the README; 4 bands keep both cores busy without many thread hops.
+ */
+const PNG_BANDS = 4;
+
+/** Share of sampled pixels equal to their left neighbour from which a band counts as screen-like. */
+const SMOOTH_SHARE = 0.5;
+
+/** Screen-like bands: zlib's default matcher at level 3 (fast, and within ~10% of libpng's default size). */
+export const PNG_DEFLATE = { level: 3, memLevel: 9, strategy: zlibConstants.Z_DEFAULT_STRATEGY } as const;
+/** Photo-like bands (after filter Sub): run-length matches only. */
+const PNG_DEFLATE_DETAILED = { level: 3, memLevel: 9, strategy: zlibConstants.Z_RLE } as const;
+
+/** The tail every band stream ends with: a sync-flush marker, then an empty final fixed block (03 00). */
+const SYNC_MARKER = Buffer.from([0x00, 0x00, 0xff, 0xff]);
+const EMPTY_FINAL_BLOCK = Buffer.from([0x03, 0x00]);
+
+/** Adler-32's modulus. */
+const ADLER_BASE = 65521;
+
+/** The Adler-32 of A followed by B, from adler(A), adler(B) and B's length (zlib's adler32_combine). */
+export function adler32Combine(first: number, second: number, secondLength: number): number {
+  const rem = secondLength % ADLER_BASE;
+  let sum1 = first & 0xffff;
+  let sum2 = (rem * sum1) % ADLER_BASE;
+  sum1 += (second & 0xffff) + ADLER_BASE - 1;
+  sum2 += (first >>> 16) + (second >>> 16) + ADLER_BASE - rem;
+  if (sum1 >= ADLER_BASE) sum1 -= ADLER_BASE;
+  if (sum1 >= ADLER_BASE) sum1 -= ADLER_BASE;
+  if (sum2 >= ADLER_BASE * 2) sum2 -= ADLER_BASE * 2;
+  if (sum2 >= ADLER_BASE) sum2 -= ADLER_BASE;
+  return ((sum2 << 16) | sum1) >>> 0;
+}
+
+/**
+ * One band as a complete zlib stream: the data written with Z_SYNC_FLUSH (so it ends byte aligned in a
+ * non-final block), then Z_FINISH with no input, which adds only an empty final block and the band's
+ * Adler-32. chunkSize covers the whole band, so it costs two thread-pool hops, not one per 16 KiB.
+ */
+function deflateBand(
+  data: Buffer,
+  settings: typeof PNG_DEFLATE | typeof PNG_DEFLATE_DETAILED,
+): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const deflate = createDeflate({
+      ...settings,
+      flush: zlibConstants.Z_SYNC_FLUSH,
+      chunkSize: Math.max(64 * 1024, data.length + (data.length >> 3) + 1024),
+    });
+    const parts: Buffer[] = [];
+    deflate.on('data', (part: Buffer) => parts.push(part));
+    deflate.on('error', reject);
+    deflate.on('end', () => resolve(parts.length === 1 ? parts[0]! : Buffer.concat(parts)));
+    deflate.end(data);
+  });
+}
+
+/**
+ * Band streams (each `78 xx | body ending 00 00 ff ff | 03 00 | adler`) as one zlib stream, as parts:
+ * the first header, every body, one empty final block and the Adler-32 of all the data, combined from the
+ * bands'. Should a zlib ever end a stream differently, the rows are deflated again in one piece.
+ */
+function joinZlibStreams(streams: readonly Buffer[], lengths: readonly number[], rows: Buffer): Buffer[] {
+  const parts: Buffer[] = [streams[0]!.subarray(0, 2)];
+  let adler = 1;
+  for (const [band, stream] of streams.entries()) {
+    const end = stream.length - 6;
+    const wellFormed =
+      end >= 6 &&
+      stream.subarray(end - 4, end).equals(SYNC_MARKER) &&
+      stream.subarray(end, end + 2).equals(EMPTY_FINAL_BLOCK);
+    if (!wellFormed) return [deflateSync(rows, PNG_DEFLATE)];
+    parts.push(stream.subarray(2, end));
+    adler = adler32Combine(adler, stream.readUInt32BE(end + 2), lengths[band]!);
+  }
+  const trailer = Buffer.allocUnsafe(4);
+  trailer.writeUInt32BE(adler, 0);
+  parts.push(EMPTY_FINAL_BLOCK, trailer);
+  return parts;
+}
+/** The PNG row filters used: None (0) and Sub (1, each byte minus the same channel of the pixel before). */
+type RowFilter = 'none' | 'sub';
+
+/** Packs an image's rows into PNG rows, and judges how screen-like a band of them is. */
+interface RowPacker {
+  /** Share of sampled pixels (a grid of up to SAMPLE_ROWS x SAMPLE_COLUMNS) equal to their left neighbour. */
+  smoothness(first: number, rows: number): number;
+  /** Packs `rows` rows from `first` into `out` as RGB rows with `filter`. */
+  rows(first: number, rows: number, filter: RowFilter, out: Buffer): void;
+}
+
+/**
+ * The grid sampled when judging a band: ~4000 pixels tell a screen from a photo as well as all of them do
+ * (desktop picture: 82-98% of pixels repeat their left neighbour in every eighth of the screen; plasma noise:
+ * 0%), and in code that runs once, cold, sampling every 16th row whole cost 5 ms.
+ */
+const SAMPLE_ROWS = 16;
+const SAMPLE_COLUMNS = 256;
+
+/** The sampled rows of a band and the step between sampled columns (from 1, so x - 1 exists). */
+function sampleGrid(rows: number, width: number): { rowStep: number; columnStep: number } {
+  return {
+    rowStep: Math.max(1, Math.floor(rows / SAMPLE_ROWS)),
+    columnStep: Math.max(1, Math.floor(width / SAMPLE_COLUMNS)),
+  };
+}
 
 function rowPacker(image: EncodableImage): RowPacker {
   const { width, stride, data } = image;
   const bgrx = image.format.channels === 'BGRX' || image.format.channels === 'BGRA';
   if (bgrx && data.byteOffset % 4 === 0 && stride % 4 === 0) {
     const words = new Uint32Array(data.buffer, data.byteOffset, (stride * (image.height - 1)) / 4 + width);
-    return (first, rows, out) => packBGRXWords(words, stride / 4, width, first, rows, out);
+    const rowWords = stride / 4;
+    return {
+      smoothness: (first, rows) => wordSmoothness(words, rowWords, width, first, rows),
+      rows: (first, rows, filter, out) =>
+        packBGRXWords(words, rowWords, width, first, rows, filter === 'sub', out),
+    };
   }
-  if (bgrx) return (first, rows, out) => packRows(data, stride, width, first, rows, 2, 1, 0, out);
-  const rgba = image.toRGBA();
-  return (first, rows, out) => packRows(rgba, width * 4, width, first, rows, 0, 1, 2, out);
+  const [source, sourceStride, r, b] = bgrx ? [data, stride, 2, 0] : [image.toRGBA(), width * 4, 0, 2];
+  return {
+    smoothness: (first, rows) => byteSmoothness(source, sourceStride, width, first, rows),
+    rows(first, rows, filter, out) {
+      packRows(source, sourceStride, width, first, rows, r, 1, b, out);
+      if (filter === 'sub') subFilter(out, width, rows);
+    },
+  };
+}
+
+function wordSmoothness(
+  words: Uint32Array,
+  rowWords: number,
+  width: number,
+  first: number,
+  rows: number,
+): number {
+  const { rowStep, columnStep } = sampleGrid(rows, width);
+  let same = 0;
+  let sampled = 0;
+  for (let y = first; y < first + rows; y += rowStep) {
+    const row = y * rowWords;
+    for (let x = row + 1; x < row + width; x += columnStep, sampled++) {
+      if (((words[x]! ^ words[x - 1]!) & 0xffffff) === 0) same++;
+    }
+  }
+  return sampled === 0 ? 1 : same / sampled;
+}
+
+function byteSmoothness(source: Buffer, stride: number, width: number, first: number, rows: number): number {
+  const { rowStep, columnStep } = sampleGrid(rows, width);
+  let same = 0;
+  let sampled = 0;
+  for (let y = first; y < first + rows; y += rowStep) {
+    for (let i = y * stride + 4; i < y * stride + width * 4; i += 4 * columnStep, sampled++) {
+      if (source[i] === source[i - 4] && source[i + 1] === source[i - 3] && source[i + 2] === source[i - 2])
+        same++;
+    }
+  }
+  return sampled === 0 ? 1 : same / sampled;
+}
+
+/** Filter Sub in place on packed RGB rows (their filter bytes become 1); bytes are walked backwards. */
+function subFilter(out: Buffer, width: number, rows: number): void {
+  const rowBytes = width * 3 + 1;
+  for (let y = 0; y < rows; y++) {
+    const start = y * rowBytes;
+    out[start] = 1;
+    for (let i = start + rowBytes - 1; i > start + 3; i--) out[i] = (out[i]! - out[i - 3]!) & 0xff;
+  }
+}
+
+/** The high bit of every byte, for byte-wise subtraction inside a 32-bit word. */
+const HIGH_BITS = 0x80808080;
+
+/** Each byte of `a` minus the same byte of `b`, modulo 256, with no borrow between bytes (SWAR). */
+function subtractBytes(a: number, b: number): number {
+  return ((a | HIGH_BITS) - (b & ~HIGH_BITS)) ^ ((a ^ ~b) & HIGH_BITS);
 }
 
 /**
- * BGRX words to filter-None RGB rows: four pixels become three little-endian words written through a
- * DataView (rows of 3w+1 bytes are not word aligned). Measured at 1080p in a fresh process, where this
- * code runs once and mostly unoptimised: 8.9 ms, against 10.7 ms packing each row in an aligned scratch
- * row and copying it, and 11 ms for a byte loop.
+ * BGRX words to RGB rows with filter None or Sub: four pixels become three little-endian words written
+ * through a DataView (rows of 3w+1 bytes are not word aligned); Sub first subtracts the previous pixel's
+ * word byte-wise (its X byte is dropped anyway). Measured at 1080p in a fresh process, where this code runs
+ * once and mostly unoptimised: 8.9 ms for None, against 10.7 ms packing each row in an aligned scratch row
+ * and copying it, and 11 ms for a byte loop.
  */
 function packBGRXWords(
   words: Uint32Array,
@@ -123,6 +340,7 @@ function packBGRXWords(
   width: number,
   first: number,
   rows: number,
+  sub: boolean,
   out: Buffer,
 ): void {
   const view = new DataView(out.buffer, out.byteOffset, out.length);
@@ -130,13 +348,22 @@ function packBGRXWords(
   let o = 0;
   for (let y = first; y < first + rows; y++) {
     let i = y * rowWords;
-    out[o++] = 0;
+    out[o++] = sub ? 1 : 0;
+    let previous = 0;
     // A pixel word is 0xXXRRGGBB; the three words hold R0 G0 B0 R1 | G1 B1 R2 G2 | B2 R3 G3 B3 in memory.
     for (let q = 0; q < quads; q++, i += 4, o += 12) {
-      const p0 = words[i]!;
-      const p1 = words[i + 1]!;
-      const p2 = words[i + 2]!;
-      const p3 = words[i + 3]!;
+      let p0 = words[i]!;
+      let p1 = words[i + 1]!;
+      let p2 = words[i + 2]!;
+      let p3 = words[i + 3]!;
+      if (sub) {
+        const last = p3;
+        p3 = subtractBytes(p3, p2);
+        p2 = subtractBytes(p2, p1);
+        p1 = subtractBytes(p1, p0);
+        p0 = subtractBytes(p0, previous);
+        previous = last;
+      }
       view.setUint32(
         o,
         ((p0 >>> 16) & 0xff) | (p0 & 0xff00) | ((p0 & 0xff) << 16) | (((p1 >>> 16) & 0xff) << 24),
@@ -154,7 +381,12 @@ function packBGRXWords(
       );
     }
     for (let x = quads * 4; x < width; x++, i++) {
-      const p = words[i]!;
+      let p = words[i]!;
+      if (sub) {
+        const pixel = p;
+        p = subtractBytes(p, previous);
+        previous = pixel;
+      }
       out[o++] = (p >>> 16) & 0xff;
       out[o++] = (p >>> 8) & 0xff;
       out[o++] = p & 0xff;
@@ -188,6 +420,20 @@ function packRows(
   }
 }
 
+/** A chunk whose body is several parts, without joining them: length and type, the parts, the CRC. */
+function chunkParts(type: string, body: readonly Buffer[]): Buffer[] {
+  const head = Buffer.allocUnsafe(8);
+  let length = 0;
+  for (const part of body) length += part.length;
+  head.writeUInt32BE(length, 0);
+  head.write(type, 4, 'latin1');
+  let crc = crc32(head.subarray(4, 8));
+  for (const part of body) crc = crc32(part, crc);
+  const tail = Buffer.allocUnsafe(4);
+  tail.writeUInt32BE(crc, 0);
+  return [head, ...body, tail];
+}
+
 function chunk(type: string, body: Buffer): Buffer {
   const out = Buffer.allocUnsafe(12 + body.length);
   out.writeUInt32BE(body.length, 0);
@@ -197,9 +443,9 @@ function chunk(type: string, body: Buffer): Buffer {
   return out;
 }
 
-/** node:zlib's crc32 (Node >= 20.15), else a table. */
-function crc32(data: Buffer): number {
-  if (typeof zlibCrc32 === 'function') return zlibCrc32(data) >>> 0;
+/** node:zlib's crc32 (Node >= 20.15), else a table; `previous` continues an earlier CRC. */
+function crc32(data: Buffer, previous = 0): number {
+  if (typeof zlibCrc32 === 'function') return zlibCrc32(data, previous) >>> 0;
   let table = crcTable;
   if (!table) {
     table = new Int32Array(256);
@@ -210,7 +456,7 @@ function crc32(data: Buffer): number {
     }
     crcTable = table;
   }
-  let c = -1;
+  let c = previous ^ -1;
   for (let i = 0; i < data.length; i++) c = table[(c ^ data[i]!) & 0xff]! ^ (c >>> 8);
   return (c ^ -1) >>> 0;
 }

@@ -1,6 +1,6 @@
 // Where a shot goes: a named file, stdout, or xshot-YYYYMMDD-HHMMSS.png in the current folder.
 import { existsSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /** `xshot-YYYYMMDD-HHMMSS.EXT` for `date` in local time. */
@@ -21,18 +21,39 @@ export function freshDefaultPath(folder: string, date: Date, extension = 'png'):
 }
 
 /** Writes to stdout, waiting for it to drain (a pipe may be slower than the encoder). */
-export function writeStdout(data: Buffer): Promise<void> {
+export function writeStdout(data: Buffer | readonly Buffer[]): Promise<void> {
+  const parts = Buffer.isBuffer(data) ? [data] : data;
   return new Promise((resolve, reject) => {
-    process.stdout.write(data, (error) => (error ? reject(error) : resolve()));
+    for (const part of parts.slice(0, -1)) process.stdout.write(part);
+    process.stdout.write(parts.at(-1) ?? Buffer.alloc(0), (error) => (error ? reject(error) : resolve()));
   });
 }
 
-export async function writeOutput(target: string, data: Buffer): Promise<void> {
+/** Writes `data` (one buffer, or the parts of a file in order: one writev, no join) to a file or '-'. */
+export async function writeOutput(target: string, data: Buffer | readonly Buffer[]): Promise<void> {
   if (target === '-') return writeStdout(data);
   try {
-    await writeFile(target, data);
+    await writeFileParts(target, Buffer.isBuffer(data) ? [data] : data);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? 'error';
     throw new Error(`cannot write ${target}: ${code} — check that the folder exists and is writable`);
+  }
+}
+
+/** Creates or truncates `path` and writes the parts with writev, continuing after a short write. */
+async function writeFileParts(path: string, parts: readonly Buffer[]): Promise<void> {
+  const file = await open(path, 'w', 0o666);
+  try {
+    let pending = parts.filter((part) => part.length > 0);
+    while (pending.length > 0) {
+      let { bytesWritten } = await file.writev(pending);
+      while (pending.length > 0 && bytesWritten >= pending[0]!.length) {
+        bytesWritten -= pending[0]!.length;
+        pending = pending.slice(1);
+      }
+      if (bytesWritten > 0) pending = [pending[0]!.subarray(bytesWritten), ...pending.slice(1)];
+    }
+  } finally {
+    await file.close();
   }
 }

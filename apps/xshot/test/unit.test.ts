@@ -4,9 +4,10 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { deflateSync, inflateSync } from 'node:zlib';
 import sharp from 'sharp';
 import { main, plainShot } from '../src/cli';
-import { type EncodableImage, encode, encodePNG, formatFromPath } from '../src/encode';
+import { adler32Combine, type EncodableImage, encode, encodePNG, formatFromPath } from '../src/encode';
 import { parseRegion, parseWindowId } from '../src/options';
 import { defaultFileName, freshDefaultPath } from '../src/output';
 import { writeRGBA } from '../src/pixels';
@@ -189,7 +190,7 @@ describe('encoders', () => {
       const frame = bgrxFrame(width, height, stride);
       if (offset) frame.data = Buffer.concat([Buffer.alloc(offset), frame.data]).subarray(offset);
       const before = Buffer.from(frame.data);
-      const png = encodePNG(frame);
+      const png = await encodePNG(frame);
       expect(frame.data.equals(before)).toBe(true);
       const { data, info } = await sharp(png).raw().toBuffer({ resolveWithObject: true });
       expect([info.width, info.height, info.channels]).toEqual([width, height, 3]);
@@ -199,10 +200,94 @@ describe('encoders', () => {
     },
   );
 
+  /**
+   * A width x height BGRX frame whose top third is screen-like (runs of one colour: filter None) and the
+   * rest noise (filter Sub, Z_RLE), so that with two bands or more, bands of both kinds meet in one file.
+   */
+  function mixedFrame(width: number, height: number, stride: number): { frame: EncodableImage; rgb: Buffer } {
+    const data = Buffer.alloc(stride * height, 0x77);
+    const rgb = Buffer.alloc(width * height * 3);
+    let seed = 12345;
+    const noise = (): number => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return seed >>> 24;
+    };
+    for (let y = 0; y < height; y++)
+      for (let x = 0; x < width; x++) {
+        const flat = y < height / 3;
+        const pixel = flat ? [(x >> 5) * 40, y & 0xff, 200] : [noise(), noise(), noise()];
+        rgb.set(pixel, (y * width + x) * 3);
+        data.set([pixel[2]!, pixel[1]!, pixel[0]!, 0xa5], y * stride + x * 4);
+      }
+    const frame: EncodableImage = {
+      width,
+      height,
+      stride,
+      format: { channels: 'BGRX', bitsPerPixel: 32 },
+      data,
+      toRGBA: () => {
+        throw new Error('not used for BGRX');
+      },
+    };
+    return { frame, rgb };
+  }
+
+  /** The IDAT payload of a PNG, checked by inflating it (zlib verifies the Adler-32), and its filter bytes. */
+  function inflatedRows(png: Buffer, width: number, height: number): number[] {
+    const idat: Buffer[] = [];
+    for (let at = 8; at < png.length; ) {
+      const length = png.readUInt32BE(at);
+      if (png.toString('latin1', at + 4, at + 8) === 'IDAT') idat.push(png.subarray(at + 8, at + 8 + length));
+      at += 12 + length;
+    }
+    const rows = inflateSync(Buffer.concat(idat));
+    expect(rows.length).toBe((width * 3 + 1) * height);
+    return Array.from({ length: height }, (_, y) => rows[y * (width * 3 + 1)]!);
+  }
+
+  test.each([
+    [1, 203, 0],
+    [2, 203, 0],
+    [3, 203, 0],
+    [4, 203, 0],
+    [4, 201, 1], // not word aligned: the byte loop, with filter Sub as a separate pass
+    [8, 64, 0], // more bands than 64-row minimum allows: 4
+  ])(
+    'a PNG in %p bands of a %p-wide frame (offset %p) decodes to the same pixels',
+    async (bands, width, offset) => {
+      const height = 300;
+      const stride = width * 4 + 8;
+      const { frame, rgb } = mixedFrame(width, height, stride);
+      if (offset) frame.data = Buffer.concat([Buffer.alloc(offset), frame.data]).subarray(offset);
+      const png = await encodePNG(frame, { bands });
+      const { data, info } = await sharp(png).raw().toBuffer({ resolveWithObject: true });
+      expect([info.width, info.height, info.channels]).toEqual([width, height, 3]);
+      expect(data.equals(rgb)).toBe(true);
+      const filters = inflatedRows(png, width, height);
+      // Screen-like bands keep filter None, noisy ones use Sub; with one band the noise decides.
+      expect(new Set(filters)).toEqual(bands === 1 ? new Set([1]) : new Set([0, 1]));
+      expect(execFileSync('identify', ['-format', '%m %w %h', '-'], { input: png }).toString()).toBe(
+        `PNG ${width} ${height}`,
+      );
+    },
+  );
+
+  test('the adler32 of joined bands is that of the whole', () => {
+    const whole = Buffer.from('xshot '.repeat(4000));
+    const adler = (data: Buffer): number =>
+      deflateSync(data, { level: 0 }).readUInt32BE(deflateSync(data, { level: 0 }).length - 4);
+    const split = 9001;
+    expect(
+      adler32Combine(adler(whole.subarray(0, split)), adler(whole.subarray(split)), whole.length - split),
+    ).toBe(adler(whole));
+  });
+
   test('PNG from a non-BGRX frame goes through toRGBA', async () => {
     const frame = bgrxFrame(6, 4);
     frame.format = { channels: 'RGB565', bitsPerPixel: 16 };
-    const { data } = await sharp(encodePNG(frame)).raw().toBuffer({ resolveWithObject: true });
+    const { data } = await sharp(await encodePNG(frame))
+      .raw()
+      .toBuffer({ resolveWithObject: true });
     expect([...data.subarray(3 * 5, 3 * 6)]).toEqual(frame.rgb(5, 0));
   });
 

@@ -3,7 +3,7 @@
 // prints the transport and the rates it measured. Leaves no Xvfb and no segment behind.
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { encodePNG, loadSharp } from '../encode';
+import { encodePNGParts, loadSharp } from '../encode';
 import { interruptScope } from '../lifecycle';
 import { action, addDisplayOption, EXIT_OK, fail, messageOf } from '../options';
 import { writeOutput } from '../output';
@@ -72,7 +72,7 @@ export async function demo(options: DemoOptions): Promise<number> {
       captureRate = await timeRounds(rounds, () => screen.get(display!.root, 0, 0));
       const frame = await display.capture();
       const path = join(options.cwd ?? process.cwd(), DEMO_FILE);
-      await writeOutput(path, encodePNG(frame));
+      await writeOutput(path, await encodePNGParts(frame));
       process.stdout.write(`wrote ${path} (${frame.width}x${frame.height}, the window included)\n`);
     } finally {
       screen.dispose();
