@@ -1,12 +1,10 @@
 // Xauthority: a server that requires a cookie refuses us with a clear error without it, accepts us with it.
 
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
 import { connect, XConnectionError } from '../src';
-import { scratch } from './helpers';
+import { scratch, spawnXvfb } from './helpers';
 
 /** One Xauthority entry: FamilyWild, any display, MIT-MAGIC-COOKIE-1 (the file format xauth writes). */
 function xauthority(cookie: Buffer): Buffer {
@@ -21,7 +19,7 @@ function xauthority(cookie: Buffer): Buffer {
   ]);
 }
 
-let server: ChildProcess;
+let server: { display: string; stop(): Promise<void> };
 let display: string;
 const cookie = randomBytes(16);
 const goodAuth = join(scratch, 'good.Xauthority');
@@ -30,28 +28,11 @@ const otherAuth = join(scratch, 'other.Xauthority');
 beforeAll(async () => {
   writeFileSync(goodAuth, xauthority(cookie));
   writeFileSync(otherAuth, xauthority(randomBytes(16)));
-  // startXvfb has no -auth option (nothing else needs one): spawn this one by hand.
-  server = spawn(
-    'Xvfb',
-    ['-displayfd', '3', '-noreset', '-nolisten', 'tcp', '-auth', goodAuth, '-screen', '0', '64x48x24'],
-    {
-      stdio: ['ignore', 'ignore', 'ignore', 'pipe'],
-    },
-  );
-  display = await new Promise<string>((resolve, reject) => {
-    let text = '';
-    (server.stdio[3] as Readable).on('data', (chunk: Buffer) => {
-      text += chunk.toString();
-      if (text.includes('\n')) resolve(`:${text.trim()}`);
-    });
-    server.once('exit', (code) => reject(new Error(`Xvfb exited (${code})`)));
-  });
+  server = await spawnXvfb(['-auth', goodAuth, '-screen', '0', '64x48x24']);
+  display = server.display;
 });
 afterAll(async () => {
-  if (server && server.exitCode === null) {
-    server.kill();
-    await new Promise((resolve) => server.once('exit', resolve));
-  }
+  await server?.stop();
 });
 
 const withXauthority = async <T>(file: string, run: () => Promise<T>): Promise<T> => {

@@ -1,9 +1,10 @@
 // Test helpers: a private Xvfb per suite, pictures made and read by ImageMagick (tools no one here wrote).
 
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 
 export const scratch = mkdtempSync(join(tmpdir(), 'mit-shm-test-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
@@ -175,4 +176,25 @@ export async function setMonitor(
     client.pack_stream.put(request);
     client.pack_stream.submit(false);
   });
+}
+
+/** An Xvfb with arguments startXvfb does not offer (-auth, -extension, +xinerama): for the few tests that need them. */
+export async function spawnXvfb(args: string[]): Promise<{ display: string; stop(): Promise<void> }> {
+  const server = spawn('Xvfb', ['-displayfd', '3', '-noreset', '-nolisten', 'tcp', ...args], {
+    stdio: ['ignore', 'ignore', 'ignore', 'pipe'],
+  });
+  const stop = async (): Promise<void> => {
+    if (server.exitCode !== null || server.signalCode !== null) return;
+    server.kill();
+    await new Promise((resolve) => server.once('exit', resolve));
+  };
+  const display = await new Promise<string>((resolve, reject) => {
+    let text = '';
+    (server.stdio[3] as Readable).on('data', (chunk: Buffer) => {
+      text += chunk.toString();
+      if (text.includes('\n')) resolve(`:${text.trim()}`);
+    });
+    server.once('exit', (code) => reject(new Error(`Xvfb ${args.join(' ')} exited (${code})`)));
+  });
+  return { display, stop };
 }
