@@ -255,5 +255,3 @@ function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): 
     );
   });
 }
-
-export type { Frame };

@@ -663,5 +663,3 @@ async function prove(wire: Wire, transport: Transport): Promise<void> {
     backing.release();
   }
 }
-
-export type { CaptureOptions, FramesOptions, Region };

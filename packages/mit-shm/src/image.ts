@@ -1,5 +1,5 @@
-// Images in shared memory (ShmImage), captured frames (Frame), and the capture paths built on them:
-// one-shot capture() from a pool of buffers, and frames(), which keeps the next capture in flight.
+// Images in shared memory (ShmImage), captured frames (Frame) and the pooled buffers frames live in.
+// What to capture and the capture loops are in capture.ts.
 
 import { type ImageLayout, type PixelFormat, strideOf, toRGBA } from './format';
 import type { Backing, TransportName } from './transport/transport';
