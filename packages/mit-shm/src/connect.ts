@@ -9,7 +9,6 @@ import {
   captureIntoSegment,
   type FramesOptions,
   framesOf,
-  type Region,
 } from './capture';
 import { XConnectionError } from './errors';
 import { type ImageLayout, type PixelFormat, pixelFormat, strideOf } from './format';
