@@ -15,9 +15,10 @@ import { type ImageLayout, type PixelFormat, pixelFormat, strideOf } from './for
 import { CaptureSlot, checkInt, type Frame, type PutTarget, ShmImage } from './image';
 import { MemfdTransport } from './transport/memfd';
 import { SocketTransport } from './transport/socket';
-import { type ForeignMemory, SysvTransport } from './transport/sysv';
+import { SysvTransport } from './transport/sysv';
 import {
   type Backing,
+  type ForeignMemory,
   pageRound,
   TRANSPORTS,
   type Transport,

@@ -3,71 +3,18 @@
 // namespace (a container without --ipc=host), where the server cannot see our segment ids.
 
 import { Memfd } from '@xshm/shm';
-import type { Wire } from '../wire';
-import type { ForeignMemory } from './sysv';
-import type { Backing, PutTransfer, Transfer, Transport } from './transport';
-import { shmGet, shmPut } from './transport';
+import { type SharedMemory, SharedMemoryTransport } from './transport';
 
-export class MemfdTransport implements Transport {
+export class MemfdTransport extends SharedMemoryTransport {
   readonly name = 'memfd' as const;
 
-  constructor(private readonly wire: Wire) {}
-
-  allocate(size: number): Backing & ForeignMemory {
-    const wire = this.wire;
+  protected createMemory(size: number): SharedMemory {
     const memfd = Memfd.create(size);
-    const shmseg = wire.allocId();
-    // x11 sends a duplicate of the descriptor; ours stays open so another display can attach it too.
-    const ready = wire.shmAttachFd(shmseg, memfd.fd);
-    ready.catch(() => {});
-    let released = false;
-    const backing: Backing & ForeignMemory = {
-      transport: 'memfd',
+    return {
       buffer: memfd.buffer,
-      size,
-      shmseg,
-      ready,
-      attached: false,
-      release() {
-        if (released) return;
-        released = true;
-        wire.shmDetach(shmseg);
-        memfd.close();
-      },
-      async share(other: Wire): Promise<Backing> {
-        if (released) throw new Error('attachImage: the image was disposed');
-        const otherSeg = other.allocId();
-        await other.shmAttachFd(otherSeg, memfd.fd);
-        let gone = false;
-        return {
-          transport: 'memfd',
-          buffer: memfd.buffer,
-          size,
-          shmseg: otherSeg,
-          ready: Promise.resolve(),
-          attached: true,
-          release() {
-            if (gone) return;
-            gone = true;
-            other.shmDetach(otherSeg);
-          },
-        };
-      },
+      // x11 sends a duplicate of the descriptor; ours stays open so another display can attach it too.
+      attach: (wire, shmseg) => wire.shmAttachFd(shmseg, memfd.fd),
+      free: () => memfd.close(),
     };
-    ready.then(
-      () => {
-        backing.attached = true;
-      },
-      () => {},
-    );
-    return backing;
-  }
-
-  get(backing: Backing, t: Transfer): Promise<void> {
-    return shmGet(this.wire, backing, t);
-  }
-
-  put(backing: Backing, t: PutTransfer): Promise<void> {
-    return shmPut(this.wire, backing, t);
   }
 }

@@ -57,25 +57,98 @@ export interface Transport {
   put(backing: Backing, t: PutTransfer): Promise<void>;
 }
 
-/** ShmGetImage / ShmPutImage, shared by the two transports that hand the server real shared memory. */
-export function shmGet(wire: Wire, backing: Backing, t: Transfer): Promise<void> {
-  return wire.shmGetImage(t.drawable, t.x, t.y, t.width, t.height, backing.shmseg, t.offset);
+/** Memory that another display can attach as well (mirroring without a copy). */
+export interface ForeignMemory {
+  share(other: Wire): Promise<Backing>;
 }
 
-export function shmPut(wire: Wire, backing: Backing, t: PutTransfer): Promise<void> {
-  return wire.shmPutImage(t.drawable, t.gc, {
-    totalWidth: t.totalWidth,
-    totalHeight: t.totalHeight,
-    srcX: t.srcX,
-    srcY: t.srcY,
-    srcWidth: t.width,
-    srcHeight: t.height,
-    dstX: t.x,
-    dstY: t.y,
-    depth: t.depth,
-    shmseg: backing.shmseg,
-    offset: t.offset,
-  });
+/** What sysv and memfd differ in: how the memory is made, handed to a server, and freed. */
+export interface SharedMemory {
+  readonly buffer: Buffer;
+  /** Sends the attach request for this memory under `shmseg`; settles when the server has answered. */
+  attach(wire: Wire, shmseg: number): Promise<void>;
+  free(): void;
+}
+
+/**
+ * The two transports that hand the server real shared memory (sysv, memfd): ShmGetImage and ShmPutImage
+ * on a segment attached once per display. Subclasses only say how the memory is made.
+ */
+export abstract class SharedMemoryTransport implements Transport {
+  abstract readonly name: TransportName;
+
+  constructor(protected readonly wire: Wire) {}
+
+  protected abstract createMemory(size: number): SharedMemory;
+
+  allocate(size: number): Backing & ForeignMemory {
+    const { wire, name: transport } = this;
+    const memory = this.createMemory(size);
+    const shmseg = wire.allocId();
+    const ready = memory.attach(wire, shmseg);
+    ready.catch(() => {});
+    let released = false;
+    const backing: Backing & ForeignMemory = {
+      transport,
+      buffer: memory.buffer,
+      size,
+      shmseg,
+      ready,
+      attached: false,
+      release() {
+        if (released) return;
+        released = true;
+        wire.shmDetach(shmseg);
+        memory.free();
+      },
+      async share(other: Wire): Promise<Backing> {
+        if (released) throw new Error('attachImage: the image was disposed');
+        const otherSeg = other.allocId();
+        await memory.attach(other, otherSeg);
+        let gone = false;
+        return {
+          transport,
+          buffer: memory.buffer,
+          size,
+          shmseg: otherSeg,
+          ready: Promise.resolve(),
+          attached: true,
+          release() {
+            if (gone) return;
+            gone = true;
+            other.shmDetach(otherSeg);
+          },
+        };
+      },
+    };
+    ready.then(
+      () => {
+        backing.attached = true;
+      },
+      () => {},
+    );
+    return backing;
+  }
+
+  get(backing: Backing, t: Transfer): Promise<void> {
+    return this.wire.shmGetImage(t.drawable, t.x, t.y, t.width, t.height, backing.shmseg, t.offset);
+  }
+
+  put(backing: Backing, t: PutTransfer): Promise<void> {
+    return this.wire.shmPutImage(t.drawable, t.gc, {
+      totalWidth: t.totalWidth,
+      totalHeight: t.totalHeight,
+      srcX: t.srcX,
+      srcY: t.srcY,
+      srcWidth: t.width,
+      srcHeight: t.height,
+      dstX: t.x,
+      dstY: t.y,
+      depth: t.depth,
+      shmseg: backing.shmseg,
+      offset: t.offset,
+    });
+  }
 }
 
 /** Round up to whole pages: what the kernel maps anyway. */
