@@ -1,5 +1,6 @@
 // Whole-process wall time of one 1080p screenshot: xshot against scrot, maim, ImageMagick import and
-// ffmpeg x11grab, PNG and JPEG, on one private Xvfb 1920x1080x24 showing a desktop-like picture.
+// ffmpeg x11grab, PNG and JPEG, on one private Xvfb 1920x1080x24 showing a desktop-like picture, then PNG
+// again on a noisy one (ImageMagick plasma:fractal, where deflate dominates and photo-like content is judged).
 // Runs alternate (every tool once per round, in a shuffled order) so load changes hit all tools alike;
 // the table gives medians, file sizes and each tool's time as a multiple of xshot's.
 // Needs a build first (`pnpm build`); run with `pnpm bench` or `node bench/run.mjs [rounds]`.
@@ -29,6 +30,8 @@ try {
     .flatten()
     .png()
     .toFile(picture);
+  const noise = join(folder, 'noise.png');
+  const painted = spawnSync('convert', ['-size', '1920x1080', 'plasma:fractal', '-depth', '8', noise]);
   spawnSync('display', ['-display', xvfb.display, '-window', 'root', picture]);
 
   // NODE_EXTRA_CA_CERTS makes Node parse a CA bundle at start-up (~45 ms on the reference machine, where
@@ -117,6 +120,34 @@ try {
     },
   ].filter((c) => c.cmd === node || spawnSync('which', [c.cmd]).status === 0);
 
+  const rows = [];
+  timeCases(cases, env);
+  tabulate(rows, 'desktop', cases);
+  if (painted.status === 0) {
+    // Noise: PNG only (the lossy encoders do not judge content); files renamed so both sets stay on disk.
+    spawnSync('display', ['-display', xvfb.display, '-window', 'root', noise]);
+    const noisy = cases
+      .filter((c) => c.format === 'png')
+      .map((c) => {
+        const file = c.file.replace(/\.png$/, '-noise.png');
+        return { ...c, args: c.args.map((a) => (a === c.file ? file : a)), file };
+      });
+    timeCases(noisy, env);
+    tabulate(rows, 'noise', noisy);
+  } else {
+    console.error(`xshot bench: no noisy picture (convert failed: ${painted.stderr}); desktop only`);
+  }
+  console.log(
+    `one 1920x1080 screenshot as a whole process, median of ${rounds} alternating runs, Xvfb ${xvfb.display}`,
+  );
+  printTable(['picture', 'tool', 'format', 'median ms', 'file KiB', 'time / xshot'], rows);
+} finally {
+  await xvfb.stop();
+  rmSync(folder, { recursive: true, force: true });
+}
+
+/** Runs every case once (a failure stops the bench), then `rounds` rounds in shuffled order. */
+function timeCases(cases, env) {
   for (const c of cases) {
     const first = spawnSync(c.cmd, c.args, { env });
     if (first.status !== 0) throw new Error(`${c.cmd} ${c.args.join(' ')} failed: ${first.stderr}`);
@@ -129,13 +160,18 @@ try {
       c.times.push(Number(process.hrtime.bigint() - started) / 1e6);
     }
   }
+}
 
-  const rows = [];
+/** Table rows for one picture: per format, each tool's median, file size and time as a multiple of xshot's. */
+function tabulate(rows, picture, cases) {
   for (const format of ['png', 'jpeg']) {
-    const ours = median(cases.find((c) => c.tool === 'xshot' && c.format === format).times);
-    for (const c of cases.filter((c) => c.format === format)) {
+    const ofFormat = cases.filter((c) => c.format === format);
+    if (ofFormat.length === 0) continue;
+    const ours = median(ofFormat.find((c) => c.tool === 'xshot').times);
+    for (const c of ofFormat) {
       const time = median(c.times);
       rows.push([
+        picture,
         c.tool,
         format,
         time.toFixed(1),
@@ -144,13 +180,6 @@ try {
       ]);
     }
   }
-  console.log(
-    `one 1920x1080 screenshot as a whole process, median of ${rounds} alternating runs, Xvfb ${xvfb.display}`,
-  );
-  printTable(['tool', 'format', 'median ms', 'file KiB', 'time / xshot'], rows);
-} finally {
-  await xvfb.stop();
-  rmSync(folder, { recursive: true, force: true });
 }
 
 function median(values) {
@@ -170,7 +199,7 @@ function shuffle(list) {
 function printTable(header, rows) {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (cells) =>
-    cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+    cells.map((c, i) => (i < 3 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
   console.log(line(header));
   console.log(widths.map((w) => '-'.repeat(w)).join('  '));
   for (const row of rows) console.log(line(row));
