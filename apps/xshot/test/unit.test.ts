@@ -10,7 +10,6 @@ import { main, plainShot } from '../src/cli';
 import { adler32Combine, type EncodableImage, encode, encodePNG, formatFromPath } from '../src/encode';
 import { parseRegion, parseWindowId } from '../src/options';
 import { defaultFileName, freshDefaultPath } from '../src/output';
-import { writeRGBA } from '../src/pixels';
 
 /** Runs main() with stdout/stderr captured. */
 async function run(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -320,26 +319,6 @@ describe('encoders', () => {
     expect(data[0]).toBeGreaterThan(240);
     expect(data[1]).toBeLessThan(15);
     expect(data[2]).toBeLessThan(15);
-  });
-});
-
-describe('pixels', () => {
-  test('RGBA into padded BGRX rows and into RGB565', () => {
-    const rgba = Buffer.from([255, 0, 0, 255, 0, 255, 0, 255, 0, 0, 255, 255, 10, 20, 30, 255]);
-    const bgrx = Buffer.alloc(2 * 12);
-    writeRGBA(Buffer.from(rgba), 2, 2, { channels: 'BGRX', depth: 24, bitsPerPixel: 32 }, bgrx, 12);
-    expect([...bgrx.subarray(0, 3)]).toEqual([0, 0, 255]);
-    expect([...bgrx.subarray(4, 7)]).toEqual([0, 255, 0]);
-    expect([...bgrx.subarray(12, 15)]).toEqual([255, 0, 0]);
-    expect([...bgrx.subarray(16, 19)]).toEqual([30, 20, 10]);
-    const rgb565 = Buffer.alloc(8);
-    writeRGBA(Buffer.from(rgba), 2, 2, { channels: 'RGB565', depth: 16, bitsPerPixel: 16 }, rgb565, 4);
-    expect([rgb565.readUInt16LE(0), rgb565.readUInt16LE(2), rgb565.readUInt16LE(4)]).toEqual([
-      0xf800, 0x07e0, 0x001f,
-    ]);
-    expect(() => writeRGBA(rgba, 2, 2, { channels: 'masks', depth: 8, bitsPerPixel: 8 }, rgb565, 4)).toThrow(
-      /not supported by xshot/,
-    );
   });
 });
 

@@ -1,4 +1,5 @@
-// Pixel formats of X images (ZPixmap): how bytes in memory map to colours, and conversion to RGBA.
+// Pixel formats of X images (ZPixmap): how bytes in memory map to colours, and the one place pixels are
+// converted between them and RGB(A): toRGBA, toRGB (encoders' input) and fromRGBA (decoders' output).
 
 /** Memory layout of one pixel, spelled out in byte order; 'X' is a byte the server leaves undefined (often 0, never alpha). */
 export type ChannelOrder = 'BGRX' | 'BGRA' | 'XRGB' | 'ARGB' | 'RGB565' | 'masks';
@@ -92,11 +93,8 @@ export interface ImageLayout {
  */
 export function toRGBA(data: Buffer, layout: ImageLayout, out?: Buffer): Buffer {
   const { width, height, stride, format } = layout;
+  checkSource('toRGBA', data, layout);
   const needed = width * height * 4;
-  if (data.length < stride * (height - 1) + Math.ceil((width * format.bitsPerPixel) / 8))
-    throw new RangeError(
-      `toRGBA: ${data.length} bytes cannot hold ${width}x${height} at stride ${stride} and ${format.bitsPerPixel} bpp`,
-    );
   const target = out ?? Buffer.allocUnsafe(needed);
   if (target.length < needed)
     throw new RangeError(
@@ -104,8 +102,7 @@ export function toRGBA(data: Buffer, layout: ImageLayout, out?: Buffer): Buffer 
     );
   if (format.channels === 'BGRX' || format.channels === 'BGRA')
     bgrxToRGBA(data, width, height, stride, target);
-  else if (format.channels === 'RGB565') rgb565ToRGBA(data, width, height, stride, target);
-  else masksToRGBA(data, layout, target);
+  else convertRows(data, layout, target, 4, width * 4, 0);
   return target;
 }
 
@@ -138,22 +135,140 @@ function bgrxToRGBA(src: Buffer, width: number, height: number, stride: number, 
   }
 }
 
-function rgb565ToRGBA(src: Buffer, width: number, height: number, stride: number, out: Buffer): void {
-  let o = 0;
+/** Where `toRGB` writes each row: `offset + y * stride` in the target (e.g. PNG rows behind a filter byte). */
+export interface RowPlacement {
+  /** Bytes from one output row to the next; defaults to width * 3. */
+  stride?: number;
+  /** Byte offset of the first row; defaults to 0. */
+  offset?: number;
+}
+
+/**
+ * Convert an X image to 8-bit RGB (no alpha), the input JPEG and PNG encoders take, in `out` (allocated when
+ * omitted), rows placed as `rows` says. Same fast paths and channel widening as `toRGBA`.
+ */
+export function toRGB(data: Buffer, layout: ImageLayout, out?: Buffer, rows: RowPlacement = {}): Buffer {
+  const { width, height, stride, format } = layout;
+  const outStride = rows.stride ?? width * 3;
+  const outOffset = rows.offset ?? 0;
+  if (!Number.isInteger(outStride) || outStride < width * 3 || !Number.isInteger(outOffset) || outOffset < 0)
+    throw new RangeError(
+      `toRGB: rows need a stride of at least ${width * 3} bytes and an offset >= 0 (got ${outStride}, ${outOffset})`,
+    );
+  checkSource('toRGB', data, layout);
+  const needed = height === 0 ? 0 : outOffset + outStride * (height - 1) + width * 3;
+  const target = out ?? Buffer.allocUnsafe(needed);
+  if (target.length < needed)
+    throw new RangeError(
+      `toRGB: output buffer has ${target.length} bytes, ${width}x${height} RGB needs ${needed}`,
+    );
+  if (
+    (format.channels === 'BGRX' || format.channels === 'BGRA') &&
+    data.byteOffset % 4 === 0 &&
+    stride % 4 === 0
+  )
+    bgrxToRGB(data, width, height, stride, target, outStride, outOffset);
+  else convertRows(data, layout, target, 3, outStride, outOffset);
+  return target;
+}
+
+// Four BGRX words become three RGB words (R0G0B0R1 G1B1R2G2 B2R3G3B3, little-endian): 32-bit stores are
+// about twice as fast as byte stores (1080p: ~2.5 ms against ~5.5 ms). Rows that do not start on a 4-byte
+// boundary (PNG rows behind their filter byte) store through a DataView instead.
+function bgrxToRGB(
+  src: Buffer,
+  width: number,
+  height: number,
+  stride: number,
+  out: Buffer,
+  outStride: number,
+  outOffset: number,
+): void {
+  const words = new Uint32Array(src.buffer, src.byteOffset, (stride * (height - 1)) / 4 + width);
+  const aligned = (out.byteOffset + outOffset) % 4 === 0 && outStride % 4 === 0;
+  const wordsOut = aligned
+    ? new Uint32Array(out.buffer, out.byteOffset + outOffset, (out.length - outOffset) >> 2)
+    : null;
+  const view = new DataView(out.buffer, out.byteOffset, out.length);
+  const rowWords = stride / 4;
+  const quads = width >> 2;
   for (let y = 0; y < height; y++) {
-    let i = y * stride;
-    for (let x = 0; x < width; x++, i += 2) {
-      const p = src[i]! | (src[i + 1]! << 8);
-      const r = p >>> 11;
-      const g = (p >>> 5) & 0x3f;
-      const b = p & 0x1f;
-      // Bit replication: 0 -> 0 and full -> 255, as X servers and ImageMagick expand 5/6-bit channels.
-      out[o++] = (r << 3) | (r >>> 2);
-      out[o++] = (g << 2) | (g >>> 4);
-      out[o++] = (b << 3) | (b >>> 2);
-      out[o++] = 255;
+    let i = y * rowWords;
+    let o = outOffset + y * outStride;
+    for (let q = 0; q < quads; q++, i += 4, o += 12) {
+      const p0 = words[i]!;
+      const p1 = words[i + 1]!;
+      const p2 = words[i + 2]!;
+      const p3 = words[i + 3]!;
+      const w0 = ((p0 >>> 16) & 0xff) | (p0 & 0xff00) | ((p0 & 0xff) << 16) | ((p1 >>> 16) << 24);
+      const w1 = ((p1 >>> 8) & 0xff) | ((p1 & 0xff) << 8) | (p2 & 0xff0000) | ((p2 & 0xff00) << 16);
+      const w2 = (p2 & 0xff) | ((p3 >>> 8) & 0xff00) | ((p3 & 0xff00) << 8) | ((p3 & 0xff) << 24);
+      if (wordsOut) {
+        const w = (o - outOffset) >> 2;
+        wordsOut[w] = w0;
+        wordsOut[w + 1] = w1;
+        wordsOut[w + 2] = w2;
+      } else {
+        view.setUint32(o, w0, true);
+        view.setUint32(o + 4, w1, true);
+        view.setUint32(o + 8, w2, true);
+      }
+    }
+    for (let x = quads * 4; x < width; x++, i++, o += 3) {
+      const p = words[i]!;
+      out[o] = p >>> 16;
+      out[o + 1] = p >>> 8;
+      out[o + 2] = p;
     }
   }
+}
+
+/**
+ * Write tightly packed 8-bit RGBA (what image decoders give) into `data`, an image of `layout` (shared memory,
+ * ready for `put`). Alpha is dropped where the format has none. `rgba` is left as it was.
+ */
+export function fromRGBA(rgba: Buffer, data: Buffer, layout: ImageLayout): void {
+  const { width, height, stride, format } = layout;
+  if (rgba.length < width * height * 4)
+    throw new RangeError(`fromRGBA: ${rgba.length} bytes cannot hold ${width}x${height} RGBA`);
+  checkSource('fromRGBA', data, layout);
+  const bgrx = format.channels === 'BGRX' || format.channels === 'BGRA';
+  if (bgrx && stride % 4 === 0 && data.byteOffset % 4 === 0 && rgba.byteOffset % 4 === 0) {
+    const s = new Uint32Array(rgba.buffer, rgba.byteOffset, width * height);
+    const d = new Uint32Array(data.buffer, data.byteOffset, (stride * (height - 1)) / 4 + width);
+    const rowWords = stride / 4;
+    // BGRX leaves the fourth byte undefined; 0xff there makes the picture opaque to whoever reads it as BGRA.
+    const alpha = format.channels === 'BGRA' ? 0 : 0xff000000;
+    for (let y = 0, i = 0; y < height; y++) {
+      let o = y * rowWords;
+      for (const end = i + width; i < end; i++) {
+        const p = s[i]!; // 0xAABBGGRR
+        d[o++] = (((p & 0xff) << 16) | (p & 0xff00) | ((p >>> 16) & 0xff) | (p & 0xff000000) | alpha) >>> 0;
+      }
+    }
+    return;
+  }
+  const [red, green, blue] = masksOf(format, 'fromRGBA');
+  const bytes = bytesPerPixel('fromRGBA', format);
+  const lsb = format.byteOrder === 'LSBFirst';
+  for (let y = 0, i = 0; y < height; y++) {
+    let o = y * stride;
+    for (let x = 0; x < width; x++, i += 4, o += bytes) {
+      const p =
+        (red.from8[rgba[i]!]! << red.shift) |
+        (green.from8[rgba[i + 1]!]! << green.shift) |
+        (blue.from8[rgba[i + 2]!]! << blue.shift);
+      for (let b = 0; b < bytes; b++) data[o + b] = lsb ? p >>> (8 * b) : p >>> (8 * (bytes - 1 - b));
+    }
+  }
+}
+
+function checkSource(what: string, data: Buffer, layout: ImageLayout): void {
+  const { width, height, stride, format } = layout;
+  if (height > 0 && data.length < stride * (height - 1) + Math.ceil((width * format.bitsPerPixel) / 8))
+    throw new RangeError(
+      `${what}: ${data.length} bytes cannot hold ${width}x${height} at stride ${stride} and ${format.bitsPerPixel} bpp`,
+    );
 }
 
 interface ChannelShift {
@@ -162,6 +277,8 @@ interface ChannelShift {
   max: number;
   /** channel value -> 8 bits, widened by bit replication like the fast paths (0 -> 0, max -> 255) */
   to8: Uint8Array;
+  /** 8 bits -> channel value: the top bits, as pixman narrows (bit replication again when the channel is wider) */
+  from8: Uint16Array;
 }
 
 function channel(mask: number): ChannelShift {
@@ -175,33 +292,77 @@ function channel(mask: number): ChannelShift {
     else if (bits >= 4) to8[v] = (v << (8 - bits)) | (v >>> (2 * bits - 8));
     else to8[v] = Math.round((v * 255) / max);
   }
-  return { mask: mask >>> 0, shift, max, to8 };
+  const from8 = Uint16Array.from({ length: 256 }, (_, v) =>
+    bits <= 8 ? v >>> (8 - bits) : Math.min(max, (v << (bits - 8)) | (v >>> (16 - bits))),
+  );
+  return { mask: mask >>> 0, shift, max, to8, from8 };
 }
 
-function masksToRGBA(src: Buffer, layout: ImageLayout, out: Buffer): void {
+/** Widening 5- and 6-bit channels by bit replication: 0 -> 0 and full -> 255, as X servers and pixman do. */
+const WIDEN_5 = Uint8Array.from({ length: 32 }, (_, v) => (v << 3) | (v >>> 2));
+const WIDEN_6 = Uint8Array.from({ length: 64 }, (_, v) => (v << 2) | (v >>> 4));
+
+/**
+ * Any TrueColor layout to RGB (`bytesOut` 3) or RGBA (`bytesOut` 4, alpha 255), rows placed at
+ * `outOffset + y * outStride`. RGB565 has its own loop; everything else goes through its masks.
+ */
+function convertRows(
+  src: Buffer,
+  layout: ImageLayout,
+  out: Buffer,
+  bytesOut: 3 | 4,
+  outStride: number,
+  outOffset: number,
+): void {
   const { width, height, stride, format } = layout;
-  const bytes = format.bitsPerPixel / 8;
-  if (!Number.isInteger(bytes) || bytes < 1 || bytes > 4)
-    throw new RangeError(
-      `toRGBA: ${format.bitsPerPixel} bits per pixel is not supported (8, 16, 24 or 32 are)`,
-    );
-  if (format.redMask === 0 || format.greenMask === 0 || format.blueMask === 0)
-    throw new RangeError(
-      `toRGBA: depth ${format.depth} has no colour masks (a palette visual); it is not supported`,
-    );
-  const channels = [channel(format.redMask), channel(format.greenMask), channel(format.blueMask)];
+  if (format.channels === 'RGB565') {
+    for (let y = 0; y < height; y++) {
+      let i = y * stride;
+      let o = outOffset + y * outStride;
+      for (let x = 0; x < width; x++, i += 2, o += bytesOut) {
+        const p = src[i]! | (src[i + 1]! << 8);
+        out[o] = WIDEN_5[p >>> 11]!;
+        out[o + 1] = WIDEN_6[(p >>> 5) & 0x3f]!;
+        out[o + 2] = WIDEN_5[p & 0x1f]!;
+        if (bytesOut === 4) out[o + 3] = 255;
+      }
+    }
+    return;
+  }
+  const what = bytesOut === 4 ? 'toRGBA' : 'toRGB';
+  const bytes = bytesPerPixel(what, format);
+  const [red, green, blue] = masksOf(format, what);
   const lsb = format.byteOrder === 'LSBFirst';
-  let o = 0;
   for (let y = 0; y < height; y++) {
     let i = y * stride;
-    for (let x = 0; x < width; x++, i += bytes) {
+    let o = outOffset + y * outStride;
+    for (let x = 0; x < width; x++, i += bytes, o += bytesOut) {
       let p = 0;
       for (let b = 0; b < bytes; b++) p = lsb ? p | (src[i + b]! << (8 * b)) : (p << 8) | src[i + b]!;
       p >>>= 0;
-      for (const c of channels) out[o++] = c.to8[(p & c.mask) >>> c.shift]!;
-      out[o++] = 255;
+      out[o] = red.to8[(p & red.mask) >>> red.shift]!;
+      out[o + 1] = green.to8[(p & green.mask) >>> green.shift]!;
+      out[o + 2] = blue.to8[(p & blue.mask) >>> blue.shift]!;
+      if (bytesOut === 4) out[o + 3] = 255;
     }
   }
+}
+
+function bytesPerPixel(what: string, format: PixelFormat): number {
+  const bytes = format.bitsPerPixel / 8;
+  if (!Number.isInteger(bytes) || bytes < 1 || bytes > 4)
+    throw new RangeError(
+      `${what}: ${format.bitsPerPixel} bits per pixel is not supported (8, 16, 24 or 32 are)`,
+    );
+  return bytes;
+}
+
+function masksOf(format: PixelFormat, what: string): [ChannelShift, ChannelShift, ChannelShift] {
+  if (format.redMask === 0 || format.greenMask === 0 || format.blueMask === 0)
+    throw new RangeError(
+      `${what}: depth ${format.depth} has no colour masks (a palette visual); it is not supported`,
+    );
+  return [channel(format.redMask), channel(format.greenMask), channel(format.blueMask)];
 }
 
 /** A cursor image: width*height premultiplied ARGB32 words (native byte order), placed at x, y in the image. */

@@ -1,7 +1,15 @@
 // Images in shared memory (ShmImage), captured frames (Frame) and the pooled buffers frames live in.
 // What to capture and the capture loops are in capture.ts.
 
-import { type ImageLayout, type PixelFormat, strideOf, toRGBA } from './format';
+import {
+  fromRGBA,
+  type ImageLayout,
+  type PixelFormat,
+  type RowPlacement,
+  strideOf,
+  toRGB,
+  toRGBA,
+} from './format';
 import type { Backing, TransportName } from './transport/transport';
 import type { Wire } from './wire';
 
@@ -162,6 +170,16 @@ export class ShmImage implements Disposable {
     return toRGBA(this.data, this, out);
   }
 
+  /** The pixels as 8-bit RGB, in `out` if given, rows placed as `rows` says (e.g. behind PNG filter bytes). */
+  toRGB(out?: Buffer, rows?: RowPlacement): Buffer {
+    return toRGB(this.data, this, out, rows);
+  }
+
+  /** Fill the image from tightly packed 8-bit RGBA of the same width and height (what decoders give). */
+  fromRGBA(rgba: Buffer): void {
+    fromRGBA(rgba, this.data, this);
+  }
+
   /** Free the pixmap, detach the memory from the server and release it. Safe to call twice. */
   dispose(): void {
     const backing = this.#backing;
@@ -222,6 +240,11 @@ export class Frame {
   /** The pixels as tightly packed RGBA (alpha 255), in `out` if given. */
   toRGBA(out?: Buffer): Buffer {
     return toRGBA(this.data, this, out);
+  }
+
+  /** The pixels as 8-bit RGB, in `out` if given, rows placed as `rows` says (e.g. behind PNG filter bytes). */
+  toRGB(out?: Buffer, rows?: RowPlacement): Buffer {
+    return toRGB(this.data, this, out, rows);
   }
 
   /** Hand the memory back for the next capture. The frame's data is unusable afterwards. */

@@ -15,9 +15,12 @@ export {
   type ChannelOrder,
   type CursorImage,
   compositeCursor,
+  fromRGBA,
   type ImageLayout,
   type PixelFormat,
+  type RowPlacement,
   strideOf,
+  toRGB,
   toRGBA,
 } from './format';
 export { Frame, type PutOptions, ShmImage } from './image';

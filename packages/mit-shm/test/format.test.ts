@@ -1,6 +1,6 @@
 // Pixel formats and RGBA conversion, without a server: the fast paths agree with the generic mask path.
 
-import { compositeCursor, type PixelFormat, strideOf, toRGBA } from '../src';
+import { compositeCursor, fromRGBA, type PixelFormat, strideOf, toRGB, toRGBA } from '../src';
 
 const bgrx: PixelFormat = {
   depth: 24,
@@ -115,4 +115,78 @@ test('a premultiplied cursor blends over the image and is clipped', () => {
   expect(at(2, 2)).toEqual([0x40, 0x40, 0x40]);
   expect(at(3, 2)).toEqual([0, 0, 255]);
   expect(at(0, 0)).toEqual([0x40, 0x40, 0x40]);
+});
+
+/** RGBA with its alpha bytes dropped: what toRGB must give for every layout. */
+function dropAlpha(rgba: Buffer): Buffer {
+  const out = Buffer.alloc((rgba.length / 4) * 3);
+  for (let i = 0, o = 0; i < rgba.length; i += 4, o += 3) rgba.copy(out, o, i, i + 3);
+  return out;
+}
+
+describe('toRGB', () => {
+  const layouts: [string, PixelFormat][] = [
+    ['BGRX', bgrx],
+    ['RGB565', rgb565],
+    ['masks (BGRX spelled as masks)', { ...bgrx, channels: 'masks' }],
+    ['masks (MSBFirst 16 bpp)', { ...rgb565, byteOrder: 'MSBFirst', channels: 'masks' }],
+  ];
+  test.each(layouts)('%s equals toRGBA without alpha, odd widths and padded rows', (_name, format) => {
+    for (const width of [1, 3, 5, 8, 13]) {
+      const height = 3;
+      const stride = strideOf(format, width) + 8;
+      const data = random(stride * height, width);
+      const layout = { width, height, stride, format };
+      expect(toRGB(data, layout)).toEqual(dropAlpha(toRGBA(data, layout)));
+    }
+  });
+
+  test('places rows at an offset and stride (PNG rows behind a filter byte), leaving the gaps alone', () => {
+    const width = 7;
+    const height = 4;
+    const layout = { width, height, stride: width * 4, format: bgrx };
+    const data = random(width * 4 * height, 9);
+    const rowBytes = width * 3 + 1;
+    const out = Buffer.alloc(rowBytes * height, 0xee);
+    toRGB(data, layout, out, { stride: rowBytes, offset: 1 });
+    const packed = toRGB(data, layout);
+    for (let y = 0; y < height; y++) {
+      expect(out[y * rowBytes]).toBe(0xee);
+      expect(out.subarray(y * rowBytes + 1, (y + 1) * rowBytes)).toEqual(
+        packed.subarray(y * width * 3, (y + 1) * width * 3),
+      );
+    }
+  });
+
+  test('rejects a short output and a stride narrower than a row', () => {
+    const layout = { width: 4, height: 2, stride: 16, format: bgrx };
+    const data = Buffer.alloc(32);
+    expect(() => toRGB(data, layout, Buffer.alloc(23))).toThrow(/needs 24/);
+    expect(() => toRGB(data, layout, undefined, { stride: 11 })).toThrow(/stride of at least 12/);
+  });
+});
+
+describe('fromRGBA', () => {
+  test('BGRX: round trips exactly through toRGBA', () => {
+    const width = 5;
+    const height = 3;
+    const rgba = random(width * height * 4, 4);
+    for (let i = 3; i < rgba.length; i += 4) rgba[i] = 255;
+    const before = Buffer.from(rgba);
+    const layout = { width, height, stride: strideOf(bgrx, width) + 4, format: bgrx };
+    const data = Buffer.alloc(layout.stride * height);
+    fromRGBA(rgba, data, layout);
+    expect(rgba).toEqual(before); // the input is left as it was
+    expect(toRGBA(data, layout)).toEqual(rgba);
+  });
+
+  test('RGB565: every 5/6-bit value survives RGBA and back', () => {
+    const width = 64;
+    const layout = { width, height: 1, stride: width * 2, format: rgb565 };
+    const data = Buffer.alloc(width * 2);
+    for (let v = 0; v < 64; v++) data.writeUInt16LE(((v & 31) << 11) | (v << 5) | (31 - (v & 31)), v * 2);
+    const again = Buffer.alloc(width * 2);
+    fromRGBA(toRGBA(data, layout), again, layout);
+    expect(again).toEqual(data);
+  });
 });

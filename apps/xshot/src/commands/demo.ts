@@ -8,7 +8,6 @@ import { interruptScope } from '../lifecycle';
 import { action, addDisplayOption, EXIT_OK, fail, messageOf } from '../options';
 import { writeOutput } from '../output';
 import { demoPictureSVG } from '../picture';
-import { writeRGBA } from '../pixels';
 import {
   connectDisplay,
   type Display,
@@ -52,7 +51,7 @@ export async function demo(options: DemoOptions): Promise<number> {
     picture = display.createImage(width, height);
     const svg = demoPictureSVG(width, height, `made by xshot demo on ${xvfb?.display ?? opened.name}`);
     const rgba = await loadSharp()(Buffer.from(svg)).ensureAlpha().raw().toBuffer();
-    writeRGBA(rgba, width, height, picture.format, picture.data, picture.stride);
+    picture.fromRGBA(rgba);
 
     const x = Math.floor((display.width - width) / 2);
     const y = Math.floor((display.height - height) / 2);

@@ -6,7 +6,6 @@ import type { Command } from 'commander';
 import { loadSharp } from '../encode';
 import { aborted, interruptScope } from '../lifecycle';
 import { action, addDisplayOption, EXIT_OK } from '../options';
-import { writeRGBA } from '../pixels';
 import { resizeWindow, setTitle } from '../windows';
 import { connectDisplay, type Display, type ShmImage, type XWindow } from '../xdisplay';
 
@@ -45,7 +44,7 @@ export async function loadPicture(display: Display, file: string, maxWidth: numb
   const { width, height } = decoded.info;
   const image = display.createImage(width, height);
   try {
-    writeRGBA(decoded.data, width, height, image.format, image.data, image.stride);
+    image.fromRGBA(decoded.data);
   } catch (error) {
     image.dispose();
     throw error;

@@ -1,9 +1,9 @@
 // The FrameSource of a live X display: MIT-SHM captures through @xshm/mit-shm, change detection
 // through XDAMAGE on the root (falling back to polling where damage is missing or silent), and a
 // `lost` promise that settles the moment the X connection closes.
+import type { Frame } from '@xshm/mit-shm';
 import type { DamageCapableClient } from './damage';
 import { DamageWatch } from './damage';
-import { writeRGB, type XImageRows } from './rgb';
 import type { ChangeDetection, FrameSource, Picture } from './source';
 
 /** Which part of the display to stream (at most one of them; none: the whole screen). */
@@ -14,10 +14,8 @@ export interface CaptureArea {
   cursor?: boolean;
 }
 
-/** A captured frame as @xshm/mit-shm returns it. */
-export interface CapturedFrame extends XImageRows {
-  release(): void;
-}
+/** The part of an @xshm/mit-shm Frame the stream uses. */
+export type CapturedFrame = Pick<Frame, 'width' | 'height' | 'toRGB' | 'release'>;
 
 /** The part of an @xshm/mit-shm Display the stream uses. */
 export interface CaptureDisplay {
@@ -125,7 +123,7 @@ export class XSource implements FrameSource {
     this.current = null;
     const frame = await this.parts.display.capture(captureOptions(this.parts.area));
     this.current = frame;
-    return { width: frame.width, height: frame.height, writeRGB: (target) => writeRGB(frame, target) };
+    return { width: frame.width, height: frame.height, writeRGB: (target) => frame.toRGB(target) };
   }
 
   async close(): Promise<void> {
