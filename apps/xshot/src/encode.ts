@@ -2,8 +2,11 @@
 //
 // Why PNG does not go through sharp: one 1080p `xshot shot` is measured as a whole process, and loading
 // sharp (libvips) costs ~49 ms of a ~27 ms Node start on the reference machine, while packing BGRX rows
-// to RGB (~9 ms) and deflating them with node:zlib at level 3 (~8 ms, Chromium's SIMD zlib) gives files
-// within ~10% of libpng's default size. Sharp is loaded only for the lossy formats.
+// to RGB (~6 ms warm, ~10 cold) and deflating them with node:zlib gives files within ~10% of libpng's
+// default size on screens and ~9% smaller than scrot's on photo-like noise. Sharp is loaded only for the
+// lossy formats. Measured per phase inside a whole 1080p shot (desktop picture, quiet 2-core VM): Node
+// start ~19 ms, xshot's modules ~7, loading @xshm/mit-shm (x11, koffi) and connecting ~30, the capture ~11
+// plus a ~4-6 ms V8 mark-compact that lands there, PNG ~18, close and exit ~4.
 import { createDeflate, deflateSync, constants as zlibConstants, crc32 as zlibCrc32 } from 'node:zlib';
 import type Sharp from 'sharp';
 
@@ -104,7 +107,10 @@ const MIN_BAND_ROWS = 64;
  * filter None and zlib's default matcher; any other band (photos, noise) gets filter Sub and Z_RLE, which
  * is both faster and smaller there. Measured at 1080p in fresh processes (deflate time, file size):
  * desktop picture, None + level 3: 10 ms, 365 KiB (Sub + Z_RLE: 12 ms, 654 KiB); plasma-fractal noise,
- * None + level 3: 109 ms, 5285 KiB; Sub + Z_RLE: 45 ms, 3522 KiB (scrot: 3860 KiB).
+ * None + level 3: 109 ms, 5285 KiB; Sub + Z_RLE: 45 ms, 3522 KiB (scrot: 3860 KiB). Also measured and
+ * not kept: filter Up (desktop 444-458 KiB at levels 1-3, 622 KiB with Z_RLE; noise 3698-3798 KiB, no
+ * faster than Sub), levels 1 and 2 on screens (379 and 373 KiB, within 1 ms of level 3), Z_FILTERED (as
+ * the default on screens, slower on noise), Z_RLE with filter None (desktop 2127 KiB).
  */
 export async function encodePNGParts(image: EncodableImage, options: PNGOptions = {}): Promise<Buffer[]> {
   const { width, height } = image;
@@ -142,8 +148,12 @@ function pngFile(width: number, height: number, idat: readonly Buffer[]): Buffer
 }
 
 /**
- * Bands per PNG. Measured on the 2-core reference machine, whole `xshot shot` at 1080p (median ms, desktop /
- * noise): see PNG_BANDS_MEASURED in the README; 4 bands keep both cores busy without many thread hops.
+ * Bands per PNG. Inside one shot (desktop picture) the main thread packs band 0 in ~4.5-7 ms (cold code),
+ * the next ones in ~2.3 ms each, and waits ~2-4 ms for the last deflate. Whole-process medians on the
+ * shared 2-core reference VM, 1 band (one deflateSync) against 4: desktop 125 / 121 ms and 107 / 110 ms
+ * (41 alternating runs each), noise 160 / 157 ms: equal within the noise there, where the other core is
+ * rarely idle. 4 is kept because it costs nothing there and takes the deflate off the critical path where a
+ * core is free; 2 and 8 measured no better.
  */
 const PNG_BANDS = 4;
 
