@@ -2,7 +2,7 @@
 // live. Zero-copy when one segment can be attached to both servers (ShmGetImage from A into it, ShmPutImage
 // to B from it); otherwise one Buffer.copy per frame between two images, and it says so.
 import { type Command, Option } from 'commander';
-import { interruptScope } from '../lifecycle';
+import { interruptScope, sleep } from '../lifecycle';
 import { action, addFpsOption, EXIT_OK, parseRegion, type Region, UsageError } from '../options';
 import { connectDisplay, type Display, type ShmImage, type XWindow } from '../xdisplay';
 
@@ -145,19 +145,6 @@ class RateLine {
   end(): void {
     process.stderr.write('\n');
   }
-}
-
-/** Waits `ms`, or less when `signal` aborts (resolves either way; the listener is removed). */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
 }
 
 export function register(program: Command): void {

@@ -3,8 +3,9 @@
 // segment: ShmGetImage writes each frame straight into the claimed slot, and no pixel passes
 // through JavaScript. Damage-driven: no new frame while nothing on screen changes.
 import type { FrameRing, PixelFormat as RingFormat } from '@xshm/framebus';
+import type { CaptureOptions } from '@xshm/mit-shm';
 import type { Command } from 'commander';
-import { interruptScope } from '../lifecycle';
+import { interruptScope, sleep } from '../lifecycle';
 import {
   action,
   addDisplayOption,
@@ -107,14 +108,7 @@ interface Pipe {
   detach(): void;
 }
 
-type Selection = {
-  window?: number;
-  monitor?: number;
-  x?: number;
-  y?: number;
-  width?: number;
-  height?: number;
-};
+type Selection = Omit<CaptureOptions, 'cursor'>;
 
 /**
  * Zero-copy when the X server can attach the ring's SysV segment; otherwise a capture into
@@ -193,19 +187,6 @@ function showProgress(ring: FrameRing): () => void {
     clearInterval(timer);
     process.stderr.write('\n');
   };
-}
-
-/** Waits `ms`, or less when `signal` aborts. */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
 }
 
 export function register(program: Command): void {
