@@ -119,6 +119,23 @@ export class XWindow extends EventEmitter<XWindowEvents> {
     });
   }
 
+  /** Retitle the window (WM_NAME in Latin-1 and _NET_WM_NAME in UTF-8, as window managers read them). */
+  async setTitle(title: string): Promise<void> {
+    const [netWmName, utf8] = await Promise.all(
+      ['_NET_WM_NAME', 'UTF8_STRING'].map((name) => this.#display.wire.internAtom(name)),
+    );
+    await this.#display.wire.voidRequest('ChangeProperty', () =>
+      writeTitle(this.#display, this.id, title, netWmName!, utf8!),
+    );
+  }
+
+  /** Resize the window; `width` and `height` follow once the server confirms (a 'resize' event). */
+  resize(width: number, height: number): void {
+    checkInt('resize', 'width', width, 1, 32767);
+    checkInt('resize', 'height', height, 1, 32767);
+    this.#display.client.ResizeWindow(this.id, width, height);
+  }
+
   /** Destroy the window. Safe to call twice. */
   destroy(): void {
     if (this.#destroyed) return;
@@ -144,21 +161,17 @@ interface KeyMap {
 }
 
 async function keyMap(display: Display): Promise<KeyMap> {
-  const setup = display.wire.setup as unknown as { min_keycode: number; max_keycode: number };
-  const first = setup.min_keycode;
-  const count = setup.max_keycode - first + 1;
+  const { min_keycode: first, max_keycode: last } = display.wire.setup;
   const rows = await display.wire.call<number[][]>('GetKeyboardMapping', (cb) =>
-    (
-      display.client as unknown as {
-        GetKeyboardMapping(
-          first: number,
-          count: number,
-          cb: (err: unknown, rows: number[][]) => boolean,
-        ): void;
-      }
-    ).GetKeyboardMapping(first, count, cb),
+    display.client.GetKeyboardMapping(first, last - first + 1, cb),
   );
   return { keysym: (keycode) => rows[keycode - first]?.[0] ?? 0 };
+}
+
+function writeTitle(display: Display, id: number, title: string, netWmName: number, utf8: number): void {
+  const client = display.client;
+  client.ChangeProperty(0, id, client.atoms.WM_NAME!, client.atoms.STRING!, 8, Buffer.from(title, 'latin1'));
+  client.ChangeProperty(0, id, netWmName, utf8, 8, Buffer.from(title, 'utf8'));
 }
 
 export async function createWindow(display: Display, options: WindowOptions): Promise<XWindow> {
@@ -186,15 +199,7 @@ export async function createWindow(display: Display, options: WindowOptions): Pr
         backgroundPixel: screen.black_pixel,
         eventMask: mask.Exposure! | mask.KeyPress! | mask.StructureNotify!,
       });
-      client.ChangeProperty(
-        0,
-        id,
-        client.atoms.WM_NAME!,
-        client.atoms.STRING!,
-        8,
-        Buffer.from(title, 'latin1'),
-      );
-      client.ChangeProperty(0, id, netWmName!, utf8!, 8, Buffer.from(title, 'utf8'));
+      writeTitle(display, id, title, netWmName!, utf8!);
       client.ChangeProperty(0, id, protocols!, client.atoms.ATOM!, 32, [deleteWindow!]);
       client.MapWindow(id);
     },

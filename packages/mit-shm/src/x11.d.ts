@@ -63,6 +63,8 @@ declare module 'x11' {
     vendor: string;
     release: number;
     isLocalSocket: boolean;
+    min_keycode: number;
+    max_keycode: number;
   }
 
   export interface X11Event {
@@ -351,6 +353,18 @@ declare module 'x11' {
       cb?: VoidCallback,
     ): void;
     InternAtom(onlyIfExists: boolean, name: string, cb: ReplyCallback<number>): void;
+    ResizeWindow(wid: number, width: number, height: number): void;
+    QueryTree(wid: number, cb: ReplyCallback<{ root: number; parent: number; children: number[] }>): void;
+    GetProperty(
+      remove: number,
+      wid: number,
+      property: number,
+      type: number,
+      longOffset: number,
+      longLength: number,
+      cb: ReplyCallback<{ type: number; data: Buffer }>,
+    ): void;
+    GetKeyboardMapping(first: number, count: number, cb: ReplyCallback<number[][]>): void;
   }
 
   export interface CreateClientOptions {

@@ -147,6 +147,20 @@ test('createWindow: mapped with its title, expose and keypress events', async ()
   const key = new Promise((resolve) => window.once('keypress', resolve));
   execFileSync('xdotool', ['key', '--window', String(window.id), 'q'], { env });
   expect(await key).toMatchObject({ key: 'q', keysym: 0x71 });
+
+  await window.setTitle('renamed: ünïcode');
+  const name = execFileSync('xdotool', ['getwindowname', String(window.id)], { env })
+    .toString()
+    .trim();
+  expect(name).toBe('renamed: ünïcode');
+  const resized = new Promise((resolve) => window.once('resize', resolve));
+  window.resize(90, 30);
+  expect(await resized).toEqual({ width: 90, height: 30 });
+  expect(execFileSync('xwininfo', ['-id', String(window.id)], { env }).toString()).toMatch(
+    /Width: 90\s+Height: 30/,
+  );
+  expect(() => window.resize(0, 10)).toThrow(RangeError);
+
   const closed = new Promise<void>((resolve) => window.once('close', () => resolve()));
   displayB.client.DestroyWindow(window.id);
   await closed;

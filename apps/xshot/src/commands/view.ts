@@ -6,7 +6,6 @@ import type { Command } from 'commander';
 import { loadSharp } from '../encode';
 import { aborted, interruptScope } from '../lifecycle';
 import { action, addDisplayOption, EXIT_OK } from '../options';
-import { resizeWindow, setTitle } from '../windows';
 import { connectDisplay, type Display, type ShmImage, type XWindow } from '../xdisplay';
 
 export interface ViewOptions {
@@ -86,8 +85,8 @@ export async function view(files: string[], options: ViewOptions): Promise<numbe
         shown?.image.dispose();
         shown = next;
         if (!window) return;
-        resizeWindow(screen, window.id, next.image.width, next.image.height);
-        await setTitle(screen, window.id, titleOf(next, index, files.length));
+        window.resize(next.image.width, next.image.height);
+        await window.setTitle(titleOf(next, index, files.length));
         draw();
       });
       // A file that fails to load is reported and skipped; the chain stays usable for the next key.
