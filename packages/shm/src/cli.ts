@@ -332,6 +332,11 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     return 2;
   }
   try {
+    // parseArgs would call '-5' an unknown option; say what it is instead.
+    // (A key may be negative: the kernel's signed form, as /proc/sysvipc/shm prints it.)
+    const negative = rest.find((arg, i) => /^-\d/.test(arg) && !/^(--key|-k)$/.test(rest[i - 1] ?? ''));
+    if (negative !== undefined)
+      throw new UsageError(`'${negative}' is negative: sizes, ids and offsets are numbers from 0 up`);
     const { positionals, values } = parseArgs({
       args: rest,
       options: { ...command.options, help: { type: 'boolean', short: 'h' } },

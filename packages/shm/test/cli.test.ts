@@ -160,7 +160,8 @@ describe('commands (in process)', () => {
     [['open', '-s', 'lots'], /size 'lots' is not a size/],
     [['read'], /missing segment ID/],
     [['read', 'x1'], /'x1' is not a segment ID/],
-    [['read', '1', '-o', '-5'], /offset '-5' is not a size|argument is ambiguous/],
+    [['read', '1', '-o', '-5'], /'-5' is negative/],
+    [['create', '-5'], /'-5' is negative/],
     [['rm'], /rm needs at least one ID/],
     [['ls', 'extra'], /ls takes no arguments/],
   ])('usage error %j: exit 2, a message on stderr, nothing on stdout', async (args, message) => {
