@@ -4,7 +4,7 @@
 // 105 ms of CPU without the cache and 91 ms with it (hyperfine, 30 runs each). Node >= 22 has
 // module.enableCompileCache() for this; on Node 20 the bin installs this hook before loading anything else.
 
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import Module from 'node:module';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -22,6 +22,7 @@ interface ModuleInternals {
   prototype: LoadingModule;
   wrap(content: string): string;
   _resolveFilename(request: string, parent: LoadingModule, isMain: boolean, options?: unknown): string;
+  _resolveLookupPaths(request: string, parent: LoadingModule): string[] | null;
   _extensions: unknown;
   _cache: unknown;
 }
@@ -38,6 +39,9 @@ export function enableCompileCache(folder = defaultFolder()): void {
   if (process.env.XSHOT_COMPILE_CACHE === '0' || typeof crc32 !== 'function' || !folder) return;
   try {
     mkdirSync(folder, { recursive: true, mode: 0o700 });
+    // Cached code runs as ours: a folder someone else owns or may write to is not used.
+    const { uid, mode } = statSync(folder);
+    if (uid !== process.getuid?.() || (mode & 0o022) !== 0) return;
   } catch {
     return;
   }
@@ -94,8 +98,10 @@ function runWrapped(
     dirname: string,
   ) => unknown;
   const require = ((id: string) => module.require(id)) as NodeJS.Require;
-  require.resolve = ((request: string, options?: unknown) =>
+  const resolve = ((request: string, options?: unknown) =>
     internals._resolveFilename(request, module, false, options)) as NodeJS.RequireResolve;
+  resolve.paths = (request: string) => internals._resolveLookupPaths(request, module);
+  require.resolve = resolve;
   require.main = process.mainModule;
   (require as { extensions: unknown }).extensions = internals._extensions;
   (require as { cache: unknown }).cache = internals._cache;

@@ -1,7 +1,16 @@
 // Unit tests: option parsing, exit codes of usage errors, output naming, and the encoders checked by
 // decoding their files with sharp and ImageMagick's identify. Nothing here needs an X server.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { deflateSync, inflateSync } from 'node:zlib';
@@ -150,6 +159,31 @@ describe('plain shot (the path that skips commander)', () => {
       expect(parsed).toEqual(plain);
     } finally {
       if (saved !== undefined) process.env.DISPLAY = saved;
+    }
+  });
+});
+
+describe('compile cache (bin/xshot.js)', () => {
+  const bin = join(__dirname, '..', 'bin', 'xshot.js');
+  const built = existsSync(join(__dirname, '..', 'dist', 'compile-cache.js'));
+  (built ? test : test.skip)('fills a private folder on the first run; later runs print the same', () => {
+    const cache = mkdtempSync(join(tmpdir(), 'xshot-cache-'));
+    try {
+      const env = { ...process.env, XDG_CACHE_HOME: cache };
+      const first = execFileSync(process.execPath, [bin, '--version'], { env }).toString();
+      const folder = join(cache, 'xshot', `v8-${process.version}-${process.arch}`);
+      const files = readdirSync(folder);
+      expect(files.length).toBeGreaterThan(3);
+      expect(statSync(folder).mode & 0o777).toBe(0o700);
+      expect(statSync(join(folder, files[0]!)).mode & 0o777).toBe(0o600);
+      expect(execFileSync(process.execPath, [bin, '--version'], { env }).toString()).toBe(first);
+      // A folder others may write to is not trusted: nothing is read from or added to it.
+      chmodSync(folder, 0o777);
+      for (const file of files) rmSync(join(folder, file));
+      expect(execFileSync(process.execPath, [bin, '--version'], { env }).toString()).toBe(first);
+      expect(readdirSync(folder)).toEqual([]);
+    } finally {
+      rmSync(cache, { recursive: true, force: true });
     }
   });
 });
