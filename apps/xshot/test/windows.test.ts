@@ -165,12 +165,31 @@ test('demo with DISPLAY unset starts its own Xvfb, writes xshot-demo.png, and le
   expect(out).toMatch(/^transport: sysv/m);
   expect(out).toMatch(/^capture \(ShmGetImage 1280x720\): \d+ frames\/s/m);
   expect(out).toMatch(/^put \(ShmPutImage 640x400, waiting for completion\): \d+ frames\/s/m);
-  expect(out).toContain('xshot stream');
+  expect(out).toMatch(/^watch it live in a browser: xshot demo --stream, then open http:\/\/127\.0\.0\.1:8080\//m);
   const png = join(cwd, 'xshot-demo.png');
   expect(existsSync(png)).toBe(true);
   expect(execFileSync('identify', ['-format', '%m %wx%h', png]).toString()).toBe('PNG 1280x720');
   const privateDisplay = /private Xvfb on (:\d+)/.exec(out)![1]!;
   expect(() => execFileSync('xdpyinfo', ['-display', privateDisplay], { stdio: 'ignore' })).toThrow();
+});
+
+test('demo --stream serves the display it drew on until Ctrl-C, then leaves nothing', async () => {
+  const cwd = mkdtempSync(join(folder, 'demo-stream-'));
+  const { child, match } = await startXshot(
+    ['demo', '--stream', '--port', '0'],
+    /at (http:\/\/127\.0\.0\.1:\d+\/)/,
+    { DISPLAY: b.display },
+    cwd,
+  );
+  const response = await fetch(`${match[1]}frame.png`);
+  expect(response.status).toBe(200);
+  const served = Buffer.from(await response.arrayBuffer());
+  const svg = demoPictureSVG(400, 300, `made by xshot demo on ${b.display}`);
+  expect(await differingPixels(served, await sharp(Buffer.from(svg)).flatten().png().toBuffer())).toBe(0);
+  child.kill('SIGINT');
+  expect(await exited(child)).toEqual({ code: 0, signal: null });
+  expect(await windowsNamed(b.display, 'xshot demo')).toEqual([]);
+  expect(segmentsOf(child.pid!)).toEqual([]);
 });
 
 test('demo without Xvfb on PATH and without DISPLAY exits 1 with the install command', async () => {

@@ -56,10 +56,12 @@ export function startXshot(
   args: string[],
   ready: RegExp,
   env: NodeJS.ProcessEnv = {},
+  cwd?: string,
 ): Promise<{ child: ChildProcess; match: RegExpMatchArray; output: () => string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], {
       env: { ...process.env, ...env },
+      ...(cwd ? { cwd } : {}),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     started.add(child);

@@ -5,9 +5,10 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { encodePNGParts, loadSharp } from '../encode';
 import { interruptScope } from '../lifecycle';
-import { action, addDisplayOption, EXIT_OK, fail, messageOf } from '../options';
+import { action, addDisplayOption, EXIT_OK, fail, messageOf, parseIntegerIn } from '../options';
 import { writeOutput } from '../output';
 import { demoPictureSVG } from '../picture';
+import { DEFAULT_HOST, DEFAULT_PORT } from '../web/server';
 import {
   connectDisplay,
   type Display,
@@ -23,6 +24,9 @@ export interface DemoOptions {
   cwd?: string;
   /** Puts and captures timed for the rates (default 60 each: about a second on a laptop). */
   rounds?: number;
+  /** Then stream the display (the demo's window on it) to browsers until Ctrl-C. */
+  stream?: boolean;
+  port?: number;
 }
 
 /** Size of the private Xvfb when there is no usable display. */
@@ -83,8 +87,17 @@ export async function demo(options: DemoOptions): Promise<number> {
     process.stdout.write(
       `put (ShmPutImage ${width}x${height}, waiting for completion): ${putRate.toFixed(0)} frames/s\n`,
     );
+    const name = xvfb?.display ?? opened.name;
+    if (options.stream) {
+      // The demo's window stays up (redrawn on Expose) while viewers watch; Ctrl-C ends both.
+      const { stream } = require('./stream') as typeof import('./stream');
+      return await stream({ display: name, ...(options.port !== undefined ? { port: options.port } : {}) });
+    }
+    const url = `http://${DEFAULT_HOST}:${DEFAULT_PORT}/`;
     process.stdout.write(
-      'next: stream a display to your browser with `xshot stream` (see `xshot stream --help`), or take a shot with `xshot shot`\n',
+      xvfb
+        ? `watch it live in a browser: xshot demo --stream, then open ${url}\n`
+        : `watch this display live in a browser: xshot stream --display ${name}, then open ${url}\n`,
     );
     return EXIT_OK;
   } finally {
@@ -157,5 +170,8 @@ export function register(program: Command): void {
     .command('demo')
     .description('show, capture and time a picture on $DISPLAY or a private Xvfb; writes xshot-demo.png');
   addDisplayOption(command, 'X display to use (default: $DISPLAY if it answers, else a private Xvfb)');
+  command
+    .option('--stream', 'then stream the display to browsers until Ctrl-C (see xshot stream)')
+    .option('--port <n>', 'port for --stream (default 8080; 0 picks a free one)', parseIntegerIn(0, 65535));
   command.action(action((options: DemoOptions) => demo(options)));
 }
