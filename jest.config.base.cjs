@@ -1,6 +1,7 @@
 // The one jest setup every package extends: swc for TypeScript (TypeScript 7 has no
 // JavaScript API for ts-jest), and sibling packages read from source, so no build first.
 const path = require('node:path');
+const { SWC_OPTIONS } = require('./scripts/run-ts.cjs');
 
 /** @param {string} dir the package folder (pass __dirname) */
 module.exports = function jestConfig(dir, overrides = {}) {
@@ -10,14 +11,7 @@ module.exports = function jestConfig(dir, overrides = {}) {
     testEnvironment: 'node',
     testMatch: ['<rootDir>/test/**/*.test.ts'],
     transform: {
-      '^.+\\.(t|j)s$': [
-        require.resolve('@swc/jest'),
-        {
-          jsc: { target: 'es2022', parser: { syntax: 'typescript', explicitResourceManagement: true } },
-          module: { type: 'commonjs' },
-          sourceMaps: 'inline',
-        },
-      ],
+      '^.+\\.(t|j)s$': [require.resolve('@swc/jest'), { ...SWC_OPTIONS, sourceMaps: 'inline' }],
     },
     moduleNameMapper: {
       '^@xshm/(shm|mit-shm|framebus)$': path.join(__dirname, 'packages/$1/src/index.ts'),

@@ -165,7 +165,9 @@ test('demo with DISPLAY unset starts its own Xvfb, writes xshot-demo.png, and le
   expect(out).toMatch(/^transport: sysv/m);
   expect(out).toMatch(/^capture \(ShmGetImage 1280x720\): \d+ frames\/s/m);
   expect(out).toMatch(/^put \(ShmPutImage 640x400, waiting for completion\): \d+ frames\/s/m);
-  expect(out).toMatch(/^watch it live in a browser: xshot demo --stream, then open http:\/\/127\.0\.0\.1:8080\//m);
+  expect(out).toMatch(
+    /^watch it live in a browser: xshot demo --stream, then open http:\/\/127\.0\.0\.1:8080\//m,
+  );
   const png = join(cwd, 'xshot-demo.png');
   expect(existsSync(png)).toBe(true);
   expect(execFileSync('identify', ['-format', '%m %wx%h', png]).toString()).toBe('PNG 1280x720');

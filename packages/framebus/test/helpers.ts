@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 
-const RUN_TS = path.join(__dirname, 'fixtures/run-ts.cjs');
+const RUN_TS = path.join(__dirname, '../../../scripts/run-ts.cjs');
 /** Debian's Python, which has sysv_ipc (python3 on PATH may be pyenv's, without it). */
 export const SYSTEM_PYTHON = '/usr/bin/python3';
 

@@ -140,7 +140,8 @@ export function cropRGB(
 }
 
 export const FIXTURES = join(__dirname, 'fixtures');
-export const RUN_TS = join(FIXTURES, 'run-ts.cjs');
+/** The workspace's TypeScript runner for child processes (scripts/run-ts.cjs). */
+export const RUN_TS = join(__dirname, '../../../scripts/run-ts.cjs');
 
 /** RandR 1.5 SetMonitor (what `xrandr --setmonitor NAME WxH+X+Y none` sends): a monitor with no outputs. */
 export async function setMonitor(
