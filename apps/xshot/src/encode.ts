@@ -9,6 +9,7 @@
 // plus a ~4-6 ms V8 mark-compact that lands there, PNG ~18, close and exit ~4.
 import { createDeflate, deflateSync, constants as zlibConstants, crc32 as zlibCrc32 } from 'node:zlib';
 import type Sharp from 'sharp';
+import { simdRowPacker } from './simd-pack';
 
 /** The formats `xshot shot` writes. */
 export const IMAGE_FORMATS = ['png', 'jpeg', 'webp', 'avif', 'raw'] as const;
@@ -85,6 +86,8 @@ export async function encode(
 /** How a PNG is split for parallel deflate; `bands` is the most it uses (fewer for short images). */
 export interface PNGOptions {
   bands?: number;
+  /** Who packs 32 bpp BGRX rows: WebAssembly SIMD when the runtime has it (default), or the JS loop. */
+  packer?: 'simd' | 'js';
 }
 
 /**
@@ -116,11 +119,11 @@ export async function encodePNGParts(image: EncodableImage, options: PNGOptions 
   const { width, height } = image;
   const rowBytes = width * 3 + 1;
   const count = Math.max(1, Math.min(options.bands ?? PNG_BANDS, Math.floor(height / MIN_BAND_ROWS)));
-  const rows = Buffer.allocUnsafe(rowBytes * height);
-  const pack = rowPacker(image);
+  const pack = rowPacker(image, Math.ceil(height / count), options.packer ?? 'simd');
+  const rows = pack.output;
   if (count === 1) {
     const smooth = pack.smoothness(0, height) >= SMOOTH_SHARE;
-    pack.rows(0, height, smooth ? 'none' : 'sub', rows);
+    pack.rows(0, height, smooth ? 'none' : 'sub');
     return pngFile(width, height, [deflateSync(rows, smooth ? PNG_DEFLATE : PNG_DEFLATE_DETAILED)]);
   }
   const bands: Promise<Buffer>[] = [];
@@ -129,7 +132,7 @@ export async function encodePNGParts(image: EncodableImage, options: PNGOptions 
     const next = Math.round(((band + 1) * height) / count);
     const out = rows.subarray(first * rowBytes, next * rowBytes);
     const smooth = pack.smoothness(first, next - first) >= SMOOTH_SHARE;
-    pack.rows(first, next - first, smooth ? 'none' : 'sub', out);
+    pack.rows(first, next - first, smooth ? 'none' : 'sub');
     bands.push(deflateBand(out, smooth ? PNG_DEFLATE : PNG_DEFLATE_DETAILED));
     lengths.push(out.length);
     first = next;
@@ -237,10 +240,12 @@ type RowFilter = 'none' | 'sub';
 
 /** Packs an image's rows into PNG rows, and judges how screen-like a band of them is. */
 interface RowPacker {
+  /** Every PNG row (width * 3 + 1 bytes each), filled band by band by rows(). */
+  output: Buffer;
   /** Share of sampled pixels (a grid of up to SAMPLE_ROWS x SAMPLE_COLUMNS) equal to their left neighbour. */
   smoothness(first: number, rows: number): number;
-  /** Packs `rows` rows from `first` into `out` as RGB rows with `filter`. */
-  rows(first: number, rows: number, filter: RowFilter, out: Buffer): void;
+  /** Packs `rows` rows from `first` into their place in `output` as RGB rows with `filter`. */
+  rows(first: number, rows: number, filter: RowFilter): void;
 }
 
 /**
@@ -260,22 +265,46 @@ function sampleGrid(rows: number, width: number): { rowStep: number; columnStep:
   };
 }
 
-function rowPacker(image: EncodableImage): RowPacker {
-  const { width, stride, data } = image;
+/** A packer for `image`, whose rows() is called with at most `bandRows` rows at a time. */
+function rowPacker(image: EncodableImage, bandRows: number, packer: 'simd' | 'js'): RowPacker {
+  const { width, height, stride, data } = image;
+  const rowBytes = width * 3 + 1;
   const bgrx = image.format.channels === 'BGRX' || image.format.channels === 'BGRA';
-  if (bgrx && data.byteOffset % 4 === 0 && stride % 4 === 0) {
-    const words = new Uint32Array(data.buffer, data.byteOffset, (stride * (image.height - 1)) / 4 + width);
+  if (bgrx && image.format.bitsPerPixel === 32 && data.byteOffset % 4 === 0 && stride % 4 === 0) {
+    const words = new Uint32Array(data.buffer, data.byteOffset, (stride * (height - 1)) / 4 + width);
     const rowWords = stride / 4;
+    const smoothness = (first: number, rows: number) => wordSmoothness(words, rowWords, width, first, rows);
+    const simd = packer === 'simd' ? simdRowPacker(width, height, stride, bandRows) : undefined;
+    if (simd) {
+      return {
+        output: simd.rows,
+        smoothness,
+        rows: (first, rows, filter) => simd.pack(first, rows, filter === 'sub', data),
+      };
+    }
+    const output = Buffer.allocUnsafe(rowBytes * height);
     return {
-      smoothness: (first, rows) => wordSmoothness(words, rowWords, width, first, rows),
-      rows: (first, rows, filter, out) =>
-        packBGRXWords(words, rowWords, width, first, rows, filter === 'sub', out),
+      output,
+      smoothness,
+      rows: (first, rows, filter) =>
+        packBGRXWords(
+          words,
+          rowWords,
+          width,
+          first,
+          rows,
+          filter === 'sub',
+          output.subarray(first * rowBytes, (first + rows) * rowBytes),
+        ),
     };
   }
   const [source, sourceStride, r, b] = bgrx ? [data, stride, 2, 0] : [image.toRGBA(), width * 4, 0, 2];
+  const output = Buffer.allocUnsafe(rowBytes * height);
   return {
+    output,
     smoothness: (first, rows) => byteSmoothness(source, sourceStride, width, first, rows),
-    rows(first, rows, filter, out) {
+    rows(first, rows, filter) {
+      const out = output.subarray(first * rowBytes, (first + rows) * rowBytes);
       packRows(source, sourceStride, width, first, rows, r, 1, b, out);
       if (filter === 'sub') subFilter(out, width, rows);
     },

