@@ -124,12 +124,14 @@ function defaultFolder(): string | undefined {
 }
 
 /**
- * Where a require() led, and what the answer depended on: the resolved file (which must still exist) and,
- * for a package name, the `node_modules/NAME` entry it was found through and that package's package.json
- * (an install or upgrade replaces the link, an edit of "exports" changes the manifest).
+ * Where a require() led, and what the answer depended on: the folder of the resolved file (adding or
+ * removing a file there changes its mtime) and, for a package name, the `node_modules/NAME` entry it was
+ * found through and that package's package.json (an install or upgrade replaces the link, an edit of
+ * "exports" changes the manifest).
  */
 interface Resolution {
   filename: string;
+  folderMtimeMs: number;
   link?: { path: string; ino: number; mtimeMs: number; manifestMtimeMs: number };
 }
 
@@ -153,6 +155,16 @@ function memoizeResolution(internals: ModuleInternals, folder: string): () => vo
     known = {};
   }
   let changed = false;
+  // Folder mtimes looked up in this run: many files share a folder (one stat each, not one per require).
+  const folderMtimes = new Map<string, number>();
+  const folderMtime = (path: string): number => {
+    let mtime = folderMtimes.get(path);
+    if (mtime === undefined) {
+      mtime = statSync(path, { throwIfNoEntry: false })?.mtimeMs ?? -1;
+      folderMtimes.set(path, mtime);
+    }
+    return mtime;
+  };
   const resolve = internals._resolveFilename;
   internals._resolveFilename = function resolveRemembered(request, parent, isMain, options) {
     const from = parent?.filename;
@@ -160,9 +172,11 @@ function memoizeResolution(internals: ModuleInternals, folder: string): () => vo
       return resolve.call(this, request, parent, isMain, options);
     const key = `${from}\0${request}`;
     const remembered = known[key];
-    if (remembered && unchanged(remembered)) return remembered.filename;
+    if (remembered && remembered.folderMtimeMs === folderMtime(dirname(remembered.filename))) {
+      if (!remembered.link || linkUnchanged(remembered.link)) return remembered.filename;
+    }
     const filename = resolve.call(this, request, parent, isMain, options);
-    const resolution = describe(internals, request, parent, filename);
+    const resolution = describe(internals, request, parent, filename, folderMtime(dirname(filename)));
     if (resolution) known[key] = resolution;
     else delete known[key];
     changed = true;
@@ -186,8 +200,9 @@ function describe(
   request: string,
   parent: LoadingModule,
   filename: string,
+  folderMtimeMs: number,
 ): Resolution | undefined {
-  if (request.startsWith('.') || request.startsWith('/')) return { filename };
+  if (request.startsWith('.') || request.startsWith('/')) return { filename, folderMtimeMs };
   const name = request.split('/', request.startsWith('@') ? 2 : 1).join('/');
   for (const base of internals._resolveLookupPaths(request, parent) ?? []) {
     const path = join(base, name);
@@ -196,15 +211,14 @@ function describe(
     const manifest = statSync(join(path, 'package.json'), { throwIfNoEntry: false });
     return {
       filename,
+      folderMtimeMs,
       link: { path, ino: link.ino, mtimeMs: link.mtimeMs, manifestMtimeMs: manifest?.mtimeMs ?? -1 },
     };
   }
   return undefined;
 }
 
-function unchanged({ filename, link }: Resolution): boolean {
-  if (!statSync(filename, { throwIfNoEntry: false })?.isFile()) return false;
-  if (!link) return true;
+function linkUnchanged(link: NonNullable<Resolution['link']>): boolean {
   const now = lstatSync(link.path, { throwIfNoEntry: false });
   const manifest = statSync(join(link.path, 'package.json'), { throwIfNoEntry: false });
   return (
