@@ -3,11 +3,12 @@
 // Sub. Used by encode.ts for 32 bpp frames; the JS loop there remains the fallback where the runtime has no
 // WebAssembly SIMD.
 //
-// Why: a screenshot is a whole process, and the JS loop runs once, cold (mostly interpreted, then OSR):
-// ~9-10 ms of main-thread work for a 1080p frame. Measured in fresh processes (1080p, desktop picture,
-// the four bands of encode.ts): the JS loop 8.6-10.4 ms; this module 2.4-3.2 ms including its compile and
-// instantiation (~0.2 ms) and copying each band of the frame into WebAssembly memory (WebAssembly cannot
-// read the shared-memory segment in place).
+// Why: a screenshot is a whole process, and the JS loop runs once, cold (interpreted, then OSR), where
+// this module's one function is compiled before it runs. Measured inside fresh 1080p shots (desktop
+// picture, the 4 bands of encode.ts, the frame's pages already mapped), 6 alternating runs each: the JS loop
+// 5.5-8.1 ms for the first band and ~2-2.5 ms for each other one, ~12-13 ms in all; this module ~1 ms to
+// compile and instantiate, 2.6-4.5 ms for the first band (its memory is new) and ~1-1.5 ms for each other one,
+// copy included, ~7-9 ms in all.
 
 /** The WebAssembly value and opcode bytes the module uses (core spec and the fixed-width SIMD proposal). */
 const I32 = 0x7f;

@@ -323,9 +323,10 @@ export class Display {
   ): Promise<void> {
     const transfer = { drawable, x, y, width, height, offset, depth };
     if (backing.attached) return this.#transport.get(backing, transfer);
-    // Sent now, behind the attach: the server runs requests in order, so the pixels are on their way while
-    // the attach is confirmed (a fresh 1080p capture: ~1-5 ms sooner, more when a GC falls in that round
-    // trip). A failed attach is reported as itself, not as the BadShmSeg the request then gets.
+    // Sent now, behind the attach: the server runs requests in order, so it copies the pixels while the
+    // attach is confirmed. Waiting for that round trip first cost more than the round trip: in `xshot shot`
+    // a 5-9 ms mark-compact GC often fell in it, and the server sat idle until it ended. A failed attach is
+    // reported as itself, not as the BadShmSeg the request then gets.
     const got = this.#transport.get(backing, transfer);
     got.catch(() => {});
     return backing.ready.then(() => got);
