@@ -2,11 +2,11 @@
 //
 // Why PNG does not go through sharp: one 1080p `xshot shot` is measured as a whole process, and loading
 // sharp (libvips) costs ~49 ms of a ~27 ms Node start on the reference machine, while packing BGRX rows
-// to RGB (~6 ms warm, ~10 cold) and deflating them with node:zlib gives files within ~10% of libpng's
-// default size on screens and ~9% smaller than scrot's on photo-like noise. Sharp is loaded only for the
-// lossy formats. Measured per phase inside a whole 1080p shot (desktop picture, quiet 2-core VM): Node
-// start ~19 ms, xshot's modules ~7, loading @xshm/mit-shm (x11, koffi) and connecting ~30, the capture ~11
-// plus a ~4-6 ms V8 mark-compact that lands there, PNG ~18, close and exit ~4.
+// to RGB (WebAssembly SIMD, see simd-pack.ts) and deflating them with node:zlib gives files within ~10% of
+// libpng's default size on screens and ~9% smaller than scrot's on photo-like noise. Sharp is loaded only
+// for the lossy formats. Measured per phase inside a whole 1080p shot (desktop picture, quiet 2-core VM):
+// Node start ~17 ms, caches and xshot's modules ~7, loading @xshm/mit-shm (x11, koffi) ~13-16, the X
+// connection and transport probe ~13, the capture ~7-8, PNG ~13-15, write, close and exit ~8.
 import { createDeflate, deflateSync, constants as zlibConstants, crc32 as zlibCrc32 } from 'node:zlib';
 import type Sharp from 'sharp';
 import { simdRowPacker } from './simd-pack';
@@ -151,8 +151,9 @@ function pngFile(width: number, height: number, idat: readonly Buffer[]): Buffer
 }
 
 /**
- * Bands per PNG. Inside one shot (desktop picture) the main thread packs band 0 in ~4.5-7 ms (cold code),
- * the next ones in ~2.3 ms each, and waits ~2-4 ms for the last deflate. Whole-process medians on the
+ * Bands per PNG. Inside one shot (desktop picture) the main thread packs band 0 in ~2.6-4.5 ms (WebAssembly
+ * SIMD; the JS loop: ~5.5-8 ms, cold code), the next ones in ~1-1.5 ms each (JS: ~2-2.5), then waits for the
+ * last deflates (~4-8 ms: deflating, ~9 ms of CPU in all, is now the longer of the two). Whole-process medians on the
  * shared 2-core reference VM, 1 band (one deflateSync) against 4: desktop 125 / 121 ms and 107 / 110 ms
  * (41 alternating runs each), noise 160 / 157 ms: equal within the noise there, where the other core is
  * rarely idle. 4 is kept because it costs nothing there and takes the deflate off the critical path where a
