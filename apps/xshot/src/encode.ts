@@ -37,6 +37,8 @@ export interface EncodableImage {
   format: { channels: string; bitsPerPixel: number };
   data: Buffer;
   toRGBA(): Buffer;
+  /** 8-bit RGB with each row at `offset + y * stride` in `out` (mit-shm's Frame.toRGB). */
+  toRGB(out: Buffer, rows: { stride: number; offset: number }): Buffer;
 }
 
 export interface EncodeOptions {
@@ -299,15 +301,17 @@ function rowPacker(image: EncodableImage, bandRows: number, packer: 'simd' | 'js
         ),
     };
   }
-  const [source, sourceStride, r, b] = bgrx ? [data, stride, 2, 0] : [image.toRGBA(), width * 4, 0, 2];
+  // Any other layout (RGB565, masks, unaligned rows): mit-shm converts the whole picture once, straight into
+  // the rows behind their filter bytes; a band then only needs its filter applied. Rare, so not banded.
   const output = Buffer.allocUnsafe(rowBytes * height);
+  image.toRGB(output, { stride: rowBytes, offset: 1 });
   return {
     output,
-    smoothness: (first, rows) => byteSmoothness(source, sourceStride, width, first, rows),
+    smoothness: (first, rows) => rgbSmoothness(output, rowBytes, width, first, rows),
     rows(first, rows, filter) {
       const out = output.subarray(first * rowBytes, (first + rows) * rowBytes);
-      packRows(source, sourceStride, width, first, rows, r, 1, b, out);
       if (filter === 'sub') subFilter(out, width, rows);
+      else for (let y = 0; y < rows; y++) out[y * rowBytes] = 0;
     },
   };
 }
@@ -331,14 +335,15 @@ function wordSmoothness(
   return sampled === 0 ? 1 : same / sampled;
 }
 
-function byteSmoothness(source: Buffer, stride: number, width: number, first: number, rows: number): number {
+/** The share of sampled pixels equal to their left neighbour, in packed RGB rows behind filter bytes. */
+function rgbSmoothness(rgb: Buffer, rowBytes: number, width: number, first: number, rows: number): number {
   const { rowStep, columnStep } = sampleGrid(rows, width);
   let same = 0;
   let sampled = 0;
   for (let y = first; y < first + rows; y += rowStep) {
-    for (let i = y * stride + 4; i < y * stride + width * 4; i += 4 * columnStep, sampled++) {
-      if (source[i] === source[i - 4] && source[i + 1] === source[i - 3] && source[i + 2] === source[i - 2])
-        same++;
+    const row = y * rowBytes + 1;
+    for (let i = row + 3; i < row + width * 3; i += 3 * columnStep, sampled++) {
+      if (rgb[i] === rgb[i - 3] && rgb[i + 1] === rgb[i - 2] && rgb[i + 2] === rgb[i - 1]) same++;
     }
   }
   return sampled === 0 ? 1 : same / sampled;
@@ -430,30 +435,6 @@ function packBGRXWords(
 }
 
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-
-/** 4-byte pixels to filter-None RGB rows; r, g and b are the byte offsets of each channel in a pixel. */
-function packRows(
-  source: Buffer,
-  stride: number,
-  width: number,
-  first: number,
-  rows: number,
-  r: number,
-  g: number,
-  b: number,
-  out: Buffer,
-): void {
-  let o = 0;
-  for (let y = first; y < first + rows; y++) {
-    out[o++] = 0;
-    let i = y * stride;
-    for (let x = 0; x < width; x++, i += 4) {
-      out[o++] = source[i + r]!;
-      out[o++] = source[i + g]!;
-      out[o++] = source[i + b]!;
-    }
-  }
-}
 
 /** A chunk whose body is several parts, without joining them: length and type, the parts, the CRC. */
 function chunkParts(type: string, body: readonly Buffer[]): Buffer[] {

@@ -73,6 +73,11 @@ function bgrxFrame(
         for (let x = 0; x < width; x++) out.set([...rgb(x, y), 255], (y * width + x) * 4);
       return out;
     },
+    toRGB(out: Buffer, rows: { stride: number; offset: number }): Buffer {
+      for (let y = 0; y < height; y++)
+        for (let x = 0; x < width; x++) out.set(rgb(x, y), rows.offset + y * rows.stride + x * 3);
+      return out;
+    },
   };
   return image;
 }
@@ -289,6 +294,12 @@ describe('encoders', () => {
       toRGBA: () => {
         throw new Error('not used for BGRX');
       },
+      // What mit-shm's converter gives; the PNG encoder uses it for rows that are not word aligned.
+      toRGB: (out, rows) => {
+        for (let y = 0; y < height; y++)
+          rgb.copy(out, rows.offset + y * rows.stride, y * width * 3, (y + 1) * width * 3);
+        return out;
+      },
     };
     return { frame, rgb };
   }
@@ -313,7 +324,7 @@ describe('encoders', () => {
     [4, 203, 0, 'simd'],
     [1, 203, 0, 'js'],
     [3, 203, 0, 'js'],
-    [4, 201, 1, 'simd'], // not word aligned: the byte loop, with filter Sub as a separate pass
+    [4, 201, 1, 'simd'], // not word aligned: converted once by toRGB, each band's filter applied after
     [8, 64, 0, 'simd'], // more bands than 64-row minimum allows: 4
     [8, 64, 0, 'js'],
   ] as const)(
@@ -393,7 +404,7 @@ describe('encoders', () => {
     ).toBe(adler(whole));
   });
 
-  test('PNG from a non-BGRX frame goes through toRGBA', async () => {
+  test('PNG from a non-BGRX frame goes through toRGB', async () => {
     const frame = bgrxFrame(6, 4);
     frame.format = { channels: 'RGB565', bitsPerPixel: 16 };
     const { data } = await sharp(await encodePNG(frame))
