@@ -4,8 +4,8 @@ import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import sharp from 'sharp';
-import { MJPEG_BOUNDARY, MjpegFanOut } from './mjpeg';
-import { type PipelineOptions, StreamPipeline } from './pipeline';
+import { type FanOutStats, MJPEG_BOUNDARY, MjpegFanOut } from './mjpeg';
+import { type PipelineOptions, type PipelineStats, StreamPipeline } from './pipeline';
 import type { FrameSource } from './source';
 import { VIEWER_HTML } from './viewer';
 
@@ -23,25 +23,8 @@ export interface StreamServerOptions extends PipelineOptions {
   token?: string;
 }
 
-/** The JSON served at /stats. */
-export interface StreamStats {
-  fps: number;
-  clients: number;
-  captured: number;
-  encoded: number;
-  unchanged: number;
-  skipped: number;
-  bufferedBytes: number;
-  latencyMs: number;
-  transport: string;
-  detection: string;
-  width: number;
-  height: number;
-  captureMs: number;
-  convertMs: number;
-  encodeMs: number;
-  jpegBytes: number;
-}
+/** The JSON served at /stats: the pipeline's picture figures and the fan-out's viewer figures. */
+export type StreamStats = Omit<PipelineStats, 'viewers'> & FanOutStats;
 
 export interface StreamServer {
   readonly host: string;
