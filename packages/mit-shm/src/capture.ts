@@ -1,6 +1,7 @@
 // What to capture (root, region, monitor, window: resolved and bounds-checked before any image request),
 // one-shot capture into pooled memory, and frames(): two buffers, the next capture always in flight.
 
+import { pageSize } from '@xshm/shm';
 import type { Display, SegmentHandle } from './connect';
 import { requireExtension } from './connect';
 import { compositeCursor, type ImageLayout, type PixelFormat, strideOf } from './format';
@@ -267,6 +268,6 @@ function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): 
 /** Reads one byte of every page in the first `length` bytes (so the kernel maps each page now). */
 function touchPages(buffer: Buffer, length: number): number {
   let seen = 0;
-  for (let i = 0; i < length; i += 4096) seen |= buffer[i]!;
+  for (let i = 0; i < length; i += pageSize) seen |= buffer[i]!;
   return seen;
 }

@@ -1,6 +1,7 @@
 // The contract every transport (sysv, memfd, socket) fulfils: memory the server and we both see,
 // and how pixels move between it and a drawable.
 
+import { pageSize } from '@xshm/shm';
 import type { Wire } from '../wire';
 
 export type TransportName = 'sysv' | 'memfd' | 'socket';
@@ -153,5 +154,5 @@ export abstract class SharedMemoryTransport implements Transport {
 
 /** Round up to whole pages: what the kernel maps anyway. */
 export function pageRound(size: number): number {
-  return Math.ceil(size / 4096) * 4096;
+  return Math.ceil(size / pageSize) * pageSize;
 }
