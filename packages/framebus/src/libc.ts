@@ -1,12 +1,11 @@
 // framebus's own small koffi.load of libc: the futex (wake, and wait in the waiter's worker)
-// and kill(pid, 0). Segments themselves come from @xshm/shm; nothing here touches SysV.
+// Segments themselves come from @xshm/shm; nothing here touches SysV.
 import koffi from 'koffi';
 
 /** futex(2) has no libc wrapper: it goes through syscall(2) with the architecture's number. */
 const SYS_FUTEX: Readonly<Partial<Record<NodeJS.Architecture, number>>> = { x64: 202, arm64: 98 };
 export const FUTEX_WAIT = 0;
 export const FUTEX_WAKE = 1;
-const ESRCH = 3;
 export const EAGAIN = 11;
 export const ETIMEDOUT = 110;
 const INT_MAX = 0x7fffffff;
@@ -35,17 +34,21 @@ const futex: (
   word2: bigint,
   value3: number,
 ) => number = libc.func(FUTEX_PROTOTYPE);
-const kill: (pid: number, signal: number) => number = libc.func('int kill(int pid, int sig)');
 
 /** Wakes every process waiting on the u32 at `address` (a shared futex: any process, any mapping). */
 export function futexWakeAll(address: bigint): void {
   futex(futexSyscallNumber(), address, FUTEX_WAKE, INT_MAX, null, 0n, 0);
 }
 
-/** Whether a process exists; EPERM (another user's) counts as alive. */
+/** Whether a process exists (kill(pid, 0)); EPERM, another user's process, counts as alive. */
 export function processExists(pid: number): boolean {
   if (pid <= 0) return false;
-  return kill(pid, 0) === 0 || koffi.errno() !== ESRCH;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code !== 'ESRCH';
+  }
 }
 
 /** The address of a Buffer's first byte, for the futex calls. */
