@@ -58,7 +58,7 @@ declare module 'x11' {
     /** 0 = LSBFirst, 1 = MSBFirst */
     image_byte_order: number;
     bitmap_scanline_pad: number;
-    /** In 4-byte units; raised by BIG-REQUESTS Enable at connect. */
+    /** In 4-byte units; raised by BIG-REQUESTS Enable when connect() settles on the socket transport. */
     max_request_length: number;
     vendor: string;
     release: number;

@@ -159,9 +159,13 @@ test('transport choice: option, XSHM_TRANSPORT, and a bad value', async () => {
     process.env.XSHM_TRANSPORT = 'memfd';
     const viaEnv = await connect({ display: xvfb.display });
     expect(viaEnv.shm.transport).toBe('memfd');
+    // Shared memory needs no BIG-REQUESTS: the plain 256 KiB limit stays (no round trips spent on it).
+    expect(viaEnv.wire.setup.max_request_length).toBe(0xffff);
     await viaEnv.close();
     const viaOption = await connect({ display: xvfb.display, transport: 'socket' });
     expect(viaOption.shm).toMatchObject({ transport: 'socket', available: false });
+    // The socket transport enables BIG-REQUESTS: Xvfb allows 4M words (16 MiB).
+    expect(viaOption.wire.setup.max_request_length).toBe(4194303);
     await viaOption.close();
     process.env.XSHM_TRANSPORT = 'carrier-pigeon';
     await expect(connect({ display: xvfb.display })).rejects.toThrow(

@@ -2,7 +2,7 @@
 
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { startXvfb } from '../src';
+import { connect, startXvfb } from '../src';
 import { FIXTURES, RUN_TS } from './helpers';
 
 test('starts on a free display with the asked geometry, stops (twice) cleanly', async () => {
@@ -17,6 +17,33 @@ test('starts on a free display with the asked geometry, stops (twice) cleanly', 
     await xvfb.stop();
   }
   expect(() => process.kill(xvfb.pid, 0)).toThrow();
+});
+
+test("the connection setup lists every visual xdpyinfo lists (x11's setup parse, patched in patches/)", async () => {
+  // Xvfb with GLX announces hundreds of visuals; the patch reads each depth's list in one piece.
+  const xvfb = await startXvfb({ width: 64, height: 64 });
+  try {
+    const info = execFileSync('xdpyinfo', ['-display', xvfb.display]).toString();
+    const listed = [...info.matchAll(/^\s+visual id:\s+(0x[0-9a-f]+)/gm)]
+      .map((m) => Number(m[1]))
+      .sort((a, b) => a - b);
+    expect(listed.length).toBeGreaterThan(10);
+    const display = await connect({ display: xvfb.display });
+    try {
+      const parsed = display.client.display.screen[0]!.depths;
+      const vids = Object.values(parsed)
+        .flatMap((visuals) => Object.values(visuals).map((v) => v.vid))
+        .sort((a, b) => a - b);
+      expect(vids).toEqual(listed);
+      const rootVisual = Number(info.match(/default visual id:\s+(0x[0-9a-f]+)/)![1]);
+      const root = parsed[display.depth]![rootVisual];
+      expect(root).toMatchObject({ class: 4, red_mask: 0xff0000, green_mask: 0xff00, blue_mask: 0xff });
+    } finally {
+      await display.close();
+    }
+  } finally {
+    await xvfb.stop();
+  }
 });
 
 test('two at once get different displays', async () => {
