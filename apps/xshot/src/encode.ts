@@ -7,7 +7,7 @@
 // for the lossy formats. Measured per phase inside a whole 1080p shot (desktop picture, quiet 2-core VM):
 // Node start ~17 ms, caches and xshot's modules ~7, loading @xshm/mit-shm (x11, koffi) ~13-16, the X
 // connection and transport probe ~13, the capture ~7-8, PNG ~13-15, write, close and exit ~8.
-import { createDeflate, deflateSync, constants as zlibConstants, crc32 as zlibCrc32 } from 'node:zlib';
+import { createDeflate, constants as zlibConstants, crc32 as zlibCrc32 } from 'node:zlib';
 import type Sharp from 'sharp';
 import { simdRowPacker } from './simd-pack';
 
@@ -39,6 +39,17 @@ export interface EncodableImage {
   toRGBA(): Buffer;
   /** 8-bit RGB with each row at `offset + y * stride` in `out` (mit-shm's Frame.toRGB). */
   toRGB(out: Buffer, rows: { stride: number; offset: number }): Buffer;
+}
+
+/**
+ * Some rows of a picture, from its row `y` down (mit-shm's Strip has this shape): the PNG encoder takes a
+ * capture strip by strip, as `display.strips()` delivers it.
+ */
+export interface EncodableStrip extends EncodableImage {
+  /** The picture's row this strip starts at. */
+  y: number;
+  /** Rows in the whole picture. */
+  regionHeight: number;
 }
 
 export interface EncodeOptions {
@@ -96,50 +107,105 @@ export interface PNGOptions {
  * An 8-bit RGB PNG (colour type 2, one IDAT) as the parts of the file in order, for a vectored write.
  * See encodePNGParts().
  */
-export async function encodePNG(image: EncodableImage, options: PNGOptions = {}): Promise<Buffer> {
-  return Buffer.concat(await encodePNGParts(image, options));
+export async function encodePNG(
+  source: EncodableImage | AsyncIterable<EncodableStrip>,
+  options: PNGOptions = {},
+): Promise<Buffer> {
+  return Buffer.concat(await encodePNGParts(source, options));
 }
 
 /** Rows per band below which a split costs more in thread hops than it gains. */
 const MIN_BAND_ROWS = 64;
 
 /**
- * The PNG file as parts. Rows are packed in horizontal bands on the main thread; each band goes to
- * node:zlib's thread pool as soon as it is packed, so the other core deflates band n while band n+1 is
- * packed. Each band is its own zlib stream ended with a sync flush (byte aligned, not final) and an empty
- * final block; their bodies concatenate into one deflate stream, whose Adler-32 is combined from the bands'.
- * A band whose pixels mostly repeat their left neighbour (screens: flat fills, text, gradients) keeps
- * filter None and zlib's default matcher; any other band (photos, noise) gets filter Sub and Z_RLE, which
- * is both faster and smaller there. Measured at 1080p in fresh processes (deflate time, file size):
- * desktop picture, None + level 3: 10 ms, 365 KiB (Sub + Z_RLE: 12 ms, 654 KiB); plasma-fractal noise,
- * None + level 3: 109 ms, 5285 KiB; Sub + Z_RLE: 45 ms, 3522 KiB (scrot: 3860 KiB). Also measured and
- * not kept: filter Up (desktop 444-458 KiB at levels 1-3, 622 KiB with Z_RLE; noise 3698-3798 KiB, no
+ * The PNG file as parts, from a whole frame or from the strips of one capture (in order, from the top).
+ * Rows are packed on the main thread as they come, in horizontal bands; each band is a zlib stream on
+ * node:zlib's thread pool, fed each run of rows as soon as it is packed, so the other core deflates while
+ * the next rows are captured and packed, and only the last rows remain when the last strip is in. Packed rows
+ * wait for their deflate in a few reused slots, not in a buffer of the whole picture (1080p: ~1500 fewer
+ * page faults, ~3 ms of the main thread). Each band is its own zlib stream ended with a sync flush (byte
+ * aligned, not final) and an empty final block; their bodies concatenate into one deflate stream, whose Adler-32 is combined
+ * from the bands'. A band whose first rows mostly repeat their left neighbour (screens: flat fills, text,
+ * gradients) keeps filter None and zlib's default matcher; any other band (photos, noise) gets filter Sub
+ * and Z_RLE, which is both faster and smaller there. Measured at 1080p in fresh processes (deflate time,
+ * file size): desktop picture, None + level 3: 10 ms, 365 KiB (Sub + Z_RLE: 12 ms, 654 KiB); plasma-fractal
+ * noise, None + level 3: 109 ms, 5285 KiB; Sub + Z_RLE: 45 ms, 3522 KiB (scrot: 3860 KiB). Also measured
+ * and not kept: filter Up (desktop 444-458 KiB at levels 1-3, 622 KiB with Z_RLE; noise 3698-3798 KiB, no
  * faster than Sub), levels 1 and 2 on screens (379 and 373 KiB, within 1 ms of level 3), Z_FILTERED (as
  * the default on screens, slower on noise), Z_RLE with filter None (desktop 2127 KiB).
  */
-export async function encodePNGParts(image: EncodableImage, options: PNGOptions = {}): Promise<Buffer[]> {
-  const { width, height } = image;
+export async function encodePNGParts(
+  source: EncodableImage | AsyncIterable<EncodableStrip>,
+  options: PNGOptions = {},
+): Promise<Buffer[]> {
+  const strips: AsyncIterable<EncodableStrip> | Iterable<EncodableStrip> =
+    Symbol.asyncIterator in source ? source : [{ ...wholeImage(source), y: 0, regionHeight: source.height }];
+  let png: ReturnType<typeof bandedPNG> | undefined;
+  for await (const strip of strips) {
+    png ??= bandedPNG(strip, options);
+    await png.add(strip);
+  }
+  if (!png) throw new Error('encodePNG: no rows to encode');
+  return png.finish();
+}
+
+/** A frame's fields read once (Frame.data is a getter that checks the frame is still valid). */
+function wholeImage(image: EncodableImage): EncodableImage {
+  return {
+    width: image.width,
+    height: image.height,
+    stride: image.stride,
+    format: image.format,
+    data: image.data,
+    toRGBA: () => image.toRGBA(),
+    toRGB: (out, rows) => image.toRGB(out, rows),
+  };
+}
+
+/** The banded encoder of a picture whose first rows are `first`: add() its rows in order, then finish(). */
+function bandedPNG(first: EncodableStrip, options: PNGOptions) {
+  const { width, regionHeight: height } = first;
   const rowBytes = width * 3 + 1;
   const count = Math.max(1, Math.min(options.bands ?? PNG_BANDS, Math.floor(height / MIN_BAND_ROWS)));
-  const pack = rowPacker(image, Math.ceil(height / count), options.packer ?? 'simd');
-  const rows = pack.output;
-  if (count === 1) {
-    const smooth = pack.smoothness(0, height) >= SMOOTH_SHARE;
-    pack.rows(0, height, smooth ? 'none' : 'sub');
-    return pngFile(width, height, [deflateSync(rows, smooth ? PNG_DEFLATE : PNG_DEFLATE_DETAILED)]);
-  }
+  const edges = Array.from({ length: count + 1 }, (_, band) => Math.round((band * height) / count));
+  // A run of rows is packed and deflated as one: a strip, cut at band edges (a whole frame: a band).
+  const runRows = Math.min(first.height, edges[1]!);
+  const pack = rowPacker(first, runRows, options.packer ?? 'simd');
   const bands: Promise<Buffer>[] = [];
-  const lengths: number[] = [];
-  for (let band = 0, first = 0; band < count; band++) {
-    const next = Math.round(((band + 1) * height) / count);
-    const out = rows.subarray(first * rowBytes, next * rowBytes);
-    const smooth = pack.smoothness(first, next - first) >= SMOOTH_SHARE;
-    pack.rows(first, next - first, smooth ? 'none' : 'sub');
-    bands.push(deflateBand(out, smooth ? PNG_DEFLATE : PNG_DEFLATE_DETAILED));
-    lengths.push(out.length);
-    first = next;
-  }
-  return pngFile(width, height, joinZlibStreams(await Promise.all(bands), lengths, rows));
+  let band = 0;
+  let filter: RowFilter = 'none';
+  let stream: ReturnType<typeof bandStream> | undefined;
+  let done = 0;
+  return {
+    async add(strip: EncodableStrip): Promise<void> {
+      if (strip.y !== done || strip.width !== width || strip.y + strip.height > height)
+        throw new Error(
+          `encodePNG: rows ${strip.y}-${strip.y + strip.height - 1} (${strip.width} wide) do not follow row ${done} of ${width}x${height}`,
+        );
+      pack.take(strip);
+      // The strip in runs that stop at band edges: a band's filter is chosen from its first run.
+      while (done < strip.y + strip.height) {
+        const run = Math.min(strip.y + strip.height, edges[band + 1]!, done + runRows) - done;
+        if (done === edges[band]) {
+          filter = pack.smoothness(done, run) >= SMOOTH_SHARE ? 'none' : 'sub';
+          const settings = filter === 'none' ? PNG_DEFLATE : PNG_DEFLATE_DETAILED;
+          stream = bandStream(settings, (edges[band + 1]! - done) * rowBytes);
+        }
+        const rows = await pack.rows(done, run, filter);
+        stream!.write(rows.data, rows.release);
+        done += run;
+        if (done === edges[band + 1]) {
+          bands.push(stream!.end());
+          band++;
+        }
+      }
+    },
+    async finish(): Promise<Buffer[]> {
+      if (done !== height) throw new Error(`encodePNG: the rows ended at ${done} of ${height}`);
+      const lengths = edges.slice(1).map((edge, b) => (edge - edges[b]!) * rowBytes);
+      return pngFile(width, height, joinZlibStreams(await Promise.all(bands), lengths));
+    },
+  };
 }
 
 /** The parts of a PNG file around one zlib stream (itself in parts). */
@@ -193,34 +259,56 @@ export function adler32Combine(first: number, second: number, secondLength: numb
 }
 
 /**
- * One band as a complete zlib stream: the data written with Z_SYNC_FLUSH (so it ends byte aligned in a
- * non-final block), then Z_FINISH with no input, which adds only an empty final block and the band's
- * Adler-32. chunkSize covers the whole band, so it costs two thread-pool hops, not one per 16 KiB.
+ * One band as a complete zlib stream, fed as its rows are packed: each write is deflated on the thread pool
+ * while the next rows are captured (`written` is called once zlib is done with the rows), and ends with
+ * Z_SYNC_FLUSH (byte aligned, in a non-final block; the
+ * window carries over, so the flushes cost ~5 bytes each); end() adds Z_FINISH with no input, which is only
+ * an empty final block and the band's Adler-32. `bytes`, the band's size, sizes the output buffer, so the
+ * stream never waits for a new one.
  */
-function deflateBand(
-  data: Buffer,
+function bandStream(
   settings: typeof PNG_DEFLATE | typeof PNG_DEFLATE_DETAILED,
-): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const deflate = createDeflate({
-      ...settings,
-      flush: zlibConstants.Z_SYNC_FLUSH,
-      chunkSize: Math.max(64 * 1024, data.length + (data.length >> 3) + 1024),
-    });
-    const parts: Buffer[] = [];
+  bytes: number,
+): { write(rows: Buffer, written: () => void): void; end(): Promise<Buffer> } {
+  const deflate = createDeflate({
+    ...settings,
+    flush: zlibConstants.Z_SYNC_FLUSH,
+    chunkSize: Math.max(64 * 1024, bytes + (bytes >> 3) + 1024),
+  });
+  const parts: Buffer[] = [];
+  const done = new Promise<Buffer>((resolve, reject) => {
     deflate.on('data', (part: Buffer) => parts.push(part));
     deflate.on('error', reject);
     deflate.on('end', () => resolve(parts.length === 1 ? parts[0]! : Buffer.concat(parts)));
-    deflate.end(data);
   });
+  done.catch(() => {});
+  let written: Promise<void> = Promise.resolve();
+  return {
+    write(rows, onWritten) {
+      written = new Promise((resolve) =>
+        deflate.write(rows, () => {
+          onWritten();
+          resolve();
+        }),
+      );
+    },
+    // Ended only once the last rows are deflated: node:zlib gives the write still queued at end() Z_FINISH
+    // instead of Z_SYNC_FLUSH, and the band would end in a final block, which joinZlibStreams refuses.
+    async end() {
+      await written;
+      deflate.end();
+      return done;
+    },
+  };
 }
 
 /**
  * Band streams (each `78 xx | body ending 00 00 ff ff | 03 00 | adler`) as one zlib stream, as parts:
  * the first header, every body, one empty final block and the Adler-32 of all the data, combined from the
- * bands'. Should a zlib ever end a stream differently, the rows are deflated again in one piece.
+ * bands'. The packed rows are gone by now (their slots were reused), so a band that ends otherwise is an
+ * error; zlib ends them so whenever the last write is flushed before the stream ends (see bandStream).
  */
-function joinZlibStreams(streams: readonly Buffer[], lengths: readonly number[], rows: Buffer): Buffer[] {
+function joinZlibStreams(streams: readonly Buffer[], lengths: readonly number[]): Buffer[] {
   const parts: Buffer[] = [streams[0]!.subarray(0, 2)];
   let adler = 1;
   for (const [band, stream] of streams.entries()) {
@@ -229,7 +317,8 @@ function joinZlibStreams(streams: readonly Buffer[], lengths: readonly number[],
       end >= 6 &&
       stream.subarray(end - 4, end).equals(SYNC_MARKER) &&
       stream.subarray(end, end + 2).equals(EMPTY_FINAL_BLOCK);
-    if (!wellFormed) return [deflateSync(rows, PNG_DEFLATE)];
+    if (!wellFormed)
+      throw new Error(`encodePNG: zlib ended band ${band} in a way it cannot be joined (a zlib change?)`);
     parts.push(stream.subarray(2, end));
     adler = adler32Combine(adler, stream.readUInt32BE(end + 2), lengths[band]!);
   }
@@ -238,17 +327,47 @@ function joinZlibStreams(streams: readonly Buffer[], lengths: readonly number[],
   parts.push(EMPTY_FINAL_BLOCK, trailer);
   return parts;
 }
+
 /** The PNG row filters used: None (0) and Sub (1, each byte minus the same channel of the pixel before). */
 type RowFilter = 'none' | 'sub';
 
-/** Packs an image's rows into PNG rows, and judges how screen-like a band of them is. */
+/** PNG rows packed into a slot, and the call that hands the slot back once zlib is done with them. */
+interface PackedRows {
+  data: Buffer;
+  release(): void;
+}
+
+/**
+ * Packs a picture's rows into PNG rows as they come, a strip at a time, and judges how screen-like some of
+ * them are. Rows are numbered in the picture; smoothness() and rows() read the strip last given to take().
+ */
 interface RowPacker {
-  /** Every PNG row (width * 3 + 1 bytes each), filled band by band by rows(). */
-  output: Buffer;
+  /** The strip the next calls read. */
+  take(strip: EncodableStrip): void;
   /** Share of sampled pixels (a grid of up to SAMPLE_ROWS x SAMPLE_COLUMNS) equal to their left neighbour. */
   smoothness(first: number, rows: number): number;
-  /** Packs `rows` rows from `first` into their place in `output` as RGB rows with `filter`. */
-  rows(first: number, rows: number, filter: RowFilter): void;
+  /** `rows` rows from `first` as PNG rows with `filter`, once a slot is free for them. */
+  rows(first: number, rows: number, filter: RowFilter): Promise<PackedRows>;
+}
+
+/** Slots packed rows wait in for their deflate: enough that packing rarely waits for zlib. */
+const ROW_SLOTS = 6;
+
+/** A pool of `size` slot numbers: take() resolves to a free one, give() returns it. */
+function slotPool(size: number): { take(): Promise<number>; give(slot: number): void } {
+  const free = Array.from({ length: size }, (_, slot) => slot);
+  const waiting: ((slot: number) => void)[] = [];
+  return {
+    take: () => {
+      const slot = free.pop();
+      return slot !== undefined ? Promise.resolve(slot) : new Promise((resolve) => waiting.push(resolve));
+    },
+    give(slot) {
+      const next = waiting.shift();
+      if (next) next(slot);
+      else free.push(slot);
+    },
+  };
 }
 
 /**
@@ -268,50 +387,70 @@ function sampleGrid(rows: number, width: number): { rowStep: number; columnStep:
   };
 }
 
-/** A packer for `image`, whose rows() is called with at most `bandRows` rows at a time. */
-function rowPacker(image: EncodableImage, bandRows: number, packer: 'simd' | 'js'): RowPacker {
-  const { width, height, stride, data } = image;
+/** 32 bpp BGRX rows that can be read as words (the WebAssembly and JS packers' input). */
+function isWordBGRX(image: EncodableImage): boolean {
+  const { channels, bitsPerPixel } = image.format;
+  return (
+    (channels === 'BGRX' || channels === 'BGRA') &&
+    bitsPerPixel === 32 &&
+    image.data.byteOffset % 4 === 0 &&
+    image.stride % 4 === 0
+  );
+}
+
+/**
+ * A packer for a picture whose first strip is `first` (later strips have its width and format); rows() is
+ * called with at most `runRows` rows at a time.
+ */
+function rowPacker(first: EncodableStrip, runRows: number, packer: 'simd' | 'js'): RowPacker {
+  const { width, stride } = first;
   const rowBytes = width * 3 + 1;
-  const bgrx = image.format.channels === 'BGRX' || image.format.channels === 'BGRA';
-  if (bgrx && image.format.bitsPerPixel === 32 && data.byteOffset % 4 === 0 && stride % 4 === 0) {
-    const words = new Uint32Array(data.buffer, data.byteOffset, (stride * (height - 1)) / 4 + width);
-    const rowWords = stride / 4;
-    const smoothness = (first: number, rows: number) => wordSmoothness(words, rowWords, width, first, rows);
-    const simd = packer === 'simd' ? simdRowPacker(width, height, stride, bandRows) : undefined;
-    if (simd) {
-      return {
-        output: simd.rows,
-        smoothness,
-        rows: (first, rows, filter) => simd.pack(first, rows, filter === 'sub', data),
-      };
-    }
-    const output = Buffer.allocUnsafe(rowBytes * height);
+  if (isWordBGRX(first)) {
+    let strip = first;
+    let words: Uint32Array = new Uint32Array(0);
+    const simd = packer === 'simd' ? simdRowPacker(width, stride, runRows, ROW_SLOTS) : undefined;
+    const buffers = simd
+      ? []
+      : Array.from({ length: ROW_SLOTS }, () => Buffer.allocUnsafe(runRows * rowBytes));
+    const pool = slotPool(ROW_SLOTS);
     return {
-      output,
-      smoothness,
-      rows: (first, rows, filter) =>
-        packBGRXWords(
-          words,
-          rowWords,
-          width,
-          first,
-          rows,
-          filter === 'sub',
-          output.subarray(first * rowBytes, (first + rows) * rowBytes),
-        ),
+      take(next) {
+        // A strip that is not word aligned (no capture gives one) is copied into one that is.
+        strip = isWordBGRX(next) ? next : { ...next, data: Buffer.from(new Uint8Array(next.data)) };
+        words = new Uint32Array(
+          strip.data.buffer,
+          strip.data.byteOffset,
+          (stride * (strip.height - 1)) / 4 + width,
+        );
+      },
+      smoothness: (row, rows) => wordSmoothness(words, stride / 4, width, row - strip.y, rows),
+      async rows(row, rows, filter) {
+        const slot = await pool.take();
+        const release = () => pool.give(slot);
+        if (simd)
+          return { data: simd.pack(strip.data, row - strip.y, rows, slot, filter === 'sub'), release };
+        const data = buffers[slot]!.subarray(0, rows * rowBytes);
+        packBGRXWords(words, stride / 4, width, row - strip.y, rows, filter === 'sub', data);
+        return { data, release };
+      },
     };
   }
-  // Any other layout (RGB565, masks, unaligned rows): mit-shm converts the whole picture once, straight into
-  // the rows behind their filter bytes; a band then only needs its filter applied. Rare, so not banded.
-  const output = Buffer.allocUnsafe(rowBytes * height);
-  image.toRGB(output, { stride: rowBytes, offset: 1 });
+  // Any other layout (RGB565, masks, unaligned rows): mit-shm converts each strip once, straight into
+  // rows behind their filter bytes; a run then only needs its filter applied. Rare, so not pooled.
+  let strip = first;
+  let converted = Buffer.alloc(0);
   return {
-    output,
-    smoothness: (first, rows) => rgbSmoothness(output, rowBytes, width, first, rows),
-    rows(first, rows, filter) {
-      const out = output.subarray(first * rowBytes, (first + rows) * rowBytes);
-      if (filter === 'sub') subFilter(out, width, rows);
-      else for (let y = 0; y < rows; y++) out[y * rowBytes] = 0;
+    take(next) {
+      strip = next;
+      converted = Buffer.allocUnsafe(next.height * rowBytes);
+      next.toRGB(converted, { stride: rowBytes, offset: 1 });
+    },
+    smoothness: (row, rows) => rgbSmoothness(converted, rowBytes, width, row - strip.y, rows),
+    async rows(row, rows, filter) {
+      const data = converted.subarray((row - strip.y) * rowBytes, (row - strip.y + rows) * rowBytes);
+      if (filter === 'sub') subFilter(data, width, rows);
+      else for (let y = 0; y < rows; y++) data[y * rowBytes] = 0;
+      return { data, release: () => {} };
     },
   };
 }

@@ -198,31 +198,25 @@ function packModule(): WasmModule | null {
 }
 
 /**
- * Packs an image of 32-bit BGRX pixels (`stride` bytes per row) into PNG rows, band by band: `rows`
- * (all the PNG rows, `width * 3 + 1` bytes each) lives in WebAssembly memory and stays valid as long as
- * the packer is referenced; `pack(first, count, sub, data)` copies that band of the source into the module's
- * memory and packs it. `maxBandRows` bounds `count`. Returns undefined without WebAssembly SIMD.
+ * Packs rows of 32-bit BGRX pixels (`stride` bytes per row) into PNG rows of `width` pixels, into one of
+ * `slots` slots of `maxRows` PNG rows (`width * 3 + 1` bytes each) in WebAssembly memory:
+ * `pack(data, from, count, slot, sub)` copies `count` rows of `data` from its row `from` into the module's
+ * memory, packs them into `slot` and returns them (a view of that slot, valid until the slot is packed
+ * again). Returns undefined without WebAssembly SIMD.
  */
 export function simdRowPacker(
   width: number,
-  height: number,
   stride: number,
-  maxBandRows: number,
-):
-  | {
-      rows: Buffer;
-      pack(first: number, count: number, sub: boolean, data: Buffer): void;
-    }
-  | undefined {
+  maxRows: number,
+  slots: number,
+): { pack(data: Buffer, from: number, count: number, slot: number, sub: boolean): Buffer } | undefined {
   const module = packModule();
   if (!module) return undefined;
   const rowBytes = width * 3 + 1;
-  const outputBytes = rowBytes * height;
-  // The source band starts on a 16-byte boundary after the output (and its slack).
-  const input = Math.ceil((outputBytes + STORE_SLACK) / 16) * 16;
-  const memory = new wasm!.Memory({
-    initial: Math.ceil((input + stride * maxBandRows) / PAGE),
-  });
+  // Each slot leaves room for the last quad's 16-byte store; the source rows start on a 16-byte boundary.
+  const slotBytes = Math.ceil((rowBytes * maxRows + STORE_SLACK) / 16) * 16;
+  const input = slotBytes * slots;
+  const memory = new wasm!.Memory({ initial: Math.ceil((input + stride * maxRows) / PAGE) });
   const instance = new wasm!.Instance(module, { m: { memory } });
   const packRows = instance.exports.pack as (
     src: number,
@@ -234,11 +228,15 @@ export function simdRowPacker(
   ) => void;
   const bytes = new Uint8Array(memory.buffer);
   return {
-    rows: Buffer.from(memory.buffer, 0, outputBytes),
-    pack(first, count, sub, data) {
-      const start = first * stride;
+    pack(data, from, count, slot, sub) {
+      if (count > maxRows || slot >= slots)
+        throw new RangeError(
+          `simdRowPacker: ${count} rows into slot ${slot}; at most ${maxRows} rows, ${slots} slots`,
+        );
+      const start = from * stride;
       bytes.set(data.subarray(start, start + stride * (count - 1) + width * 4), input);
-      packRows(input, stride, width, count, first * rowBytes, sub ? 1 : 0);
+      packRows(input, stride, width, count, slot * slotBytes, sub ? 1 : 0);
+      return Buffer.from(memory.buffer, slot * slotBytes, count * rowBytes);
     },
   };
 }

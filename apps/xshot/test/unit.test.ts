@@ -17,7 +17,14 @@ import { deflateSync, inflateSync } from 'node:zlib';
 import { type PixelFormat, toRGB } from '@xshm/mit-shm';
 import sharp from 'sharp';
 import { main, plainShot } from '../src/cli';
-import { adler32Combine, type EncodableImage, encode, encodePNG, formatFromPath } from '../src/encode';
+import {
+  adler32Combine,
+  type EncodableImage,
+  type EncodableStrip,
+  encode,
+  encodePNG,
+  formatFromPath,
+} from '../src/encode';
 import { parseRegion, parseWindowId } from '../src/options';
 import { defaultFileName, freshDefaultPath } from '../src/output';
 import { simdRowPacker } from '../src/simd-pack';
@@ -304,15 +311,32 @@ describe('encoders', () => {
     return { frame, rgb };
   }
 
-  /** The IDAT payload of a PNG, checked by inflating it (zlib verifies the Adler-32), and its filter bytes. */
-  function inflatedRows(png: Buffer, width: number, height: number): number[] {
+  /** The zlib stream in a PNG's IDAT chunks. */
+  function idatOf(png: Buffer): Buffer {
     const idat: Buffer[] = [];
     for (let at = 8; at < png.length; ) {
       const length = png.readUInt32BE(at);
       if (png.toString('latin1', at + 4, at + 8) === 'IDAT') idat.push(png.subarray(at + 8, at + 8 + length));
       at += 12 + length;
     }
-    const rows = inflateSync(Buffer.concat(idat));
+    return Buffer.concat(idat);
+  }
+
+  /**
+   * Sync-flush markers in a PNG's zlib stream: band streams joined leave one per write at least; the
+   * fallback (the whole picture deflated again in one piece, much slower) leaves none.
+   */
+  function syncMarkers(png: Buffer): number {
+    const idat = idatOf(png);
+    let count = 0;
+    for (let at = idat.indexOf(SYNC); at >= 0; at = idat.indexOf(SYNC, at + 1)) count++;
+    return count;
+  }
+  const SYNC = Buffer.from([0, 0, 0xff, 0xff]);
+
+  /** The IDAT payload of a PNG, checked by inflating it (zlib verifies the Adler-32), and its filter bytes. */
+  function inflatedRows(png: Buffer, width: number, height: number): number[] {
+    const rows = inflateSync(idatOf(png));
     expect(rows.length).toBe((width * 3 + 1) * height);
     return Array.from({ length: height }, (_, y) => rows[y * (width * 3 + 1)]!);
   }
@@ -339,6 +363,8 @@ describe('encoders', () => {
       expect([info.width, info.height, info.channels]).toEqual([width, height, 3]);
       expect(data.equals(rgb)).toBe(true);
       const filters = inflatedRows(png, width, height);
+      // Band streams joined, not deflated again as a whole.
+      expect(syncMarkers(png)).toBeGreaterThanOrEqual(Math.min(bands, 4) - 1);
       // Screen-like bands keep filter None, noisy ones use Sub; with one band the noise decides.
       expect(new Set(filters)).toEqual(bands === 1 ? new Set([1]) : new Set([0, 1]));
       expect(execFileSync('identify', ['-format', '%m %w %h', '-'], { input: png }).toString()).toBe(
@@ -346,6 +372,68 @@ describe('encoders', () => {
       );
     },
   );
+
+  /** The frame as strips of `rows` rows (the last shorter), as mit-shm's display.strips() delivers them. */
+  async function* inStrips(frame: EncodableImage, rgb: Buffer, rows: number): AsyncGenerator<EncodableStrip> {
+    const { width, height, stride } = frame;
+    for (let y = 0; y < height; y += rows) {
+      const count = Math.min(rows, height - y);
+      yield {
+        ...frame,
+        y,
+        height: count,
+        regionHeight: height,
+        data: frame.data.subarray(y * stride, (y + count) * stride),
+        toRGB: (out, placement) => {
+          for (let r = 0; r < count; r++)
+            rgb.copy(
+              out,
+              placement.offset + r * placement.stride,
+              (y + r) * width * 3,
+              (y + r + 1) * width * 3,
+            );
+          return out;
+        },
+      };
+    }
+  }
+
+  test.each([
+    [1, 'simd', 0],
+    [7, 'simd', 0],
+    [68, 'simd', 0],
+    [300, 'simd', 0],
+    [13, 'js', 0],
+    [29, 'simd', 1], // not word aligned: each strip converted by toRGB
+  ] as const)(
+    'a PNG from strips of %p rows (%s packer, offset %p) decodes to the frame, in four bands',
+    async (rows, packer, offset) => {
+      const [width, height] = [203, 300];
+      const { frame, rgb } = mixedFrame(width, height, width * 4 + 8);
+      if (offset) frame.data = Buffer.concat([Buffer.alloc(offset), frame.data]).subarray(offset);
+      const png = await encodePNG(inStrips(frame, rgb, rows), { packer });
+      const { data, info } = await sharp(png).raw().toBuffer({ resolveWithObject: true });
+      expect([info.width, info.height]).toEqual([width, height]);
+      expect(data.equals(rgb)).toBe(true);
+      expect(new Set(inflatedRows(png, width, height))).toEqual(new Set([0, 1]));
+      // Four band streams, each fed strip by strip, joined (not deflated again as a whole).
+      expect(syncMarkers(png)).toBeGreaterThanOrEqual(Math.min(4, Math.ceil(height / rows)));
+    },
+  );
+
+  test('strips out of order, or too few, are an error, not a wrong picture', async () => {
+    const { frame, rgb } = mixedFrame(64, 100, 256);
+    async function* skipping(): AsyncGenerator<EncodableStrip> {
+      for await (const strip of inStrips(frame, rgb, 10)) if (strip.y !== 20) yield strip;
+    }
+    await expect(encodePNG(skipping())).rejects.toThrow(
+      /rows 30-39 \(64 wide\) do not follow row 20 of 64x100/,
+    );
+    async function* short(): AsyncGenerator<EncodableStrip> {
+      for await (const strip of inStrips(frame, rgb, 10)) if (strip.y < 50) yield strip;
+    }
+    await expect(encodePNG(short())).rejects.toThrow(/the rows ended at 50 of 100/);
+  });
 
   test.each([1, 2, 3, 4, 5, 7, 13, 33, 641])(
     'the SIMD packer matches @xshm/mit-shm toRGB on a %p-wide frame, filters None and Sub',
@@ -384,12 +472,16 @@ describe('encoders', () => {
         [false, none],
         [true, sub],
       ] as const) {
-        const packer = simdRowPacker(width, height, stride, 4);
+        const packer = simdRowPacker(width, stride, 4, 2);
         if (!packer) throw new Error('this Node has no WebAssembly SIMD');
-        // In two bands, as encode.ts calls it; each band's last 16-byte store runs into the next one.
-        packer.pack(0, 4, filter, data);
-        packer.pack(4, 3, filter, data);
-        expect(packer.rows.equals(expected)).toBe(true);
+        // In two runs into two slots, as encode.ts calls it; a slot's last 16-byte store lands in its slack.
+        const top = Buffer.from(packer.pack(data, 0, 4, 0, filter));
+        const bottom = packer.pack(data, 4, 3, 1, filter);
+        expect(Buffer.concat([top, bottom]).equals(expected)).toBe(true);
+        // A slot packed again holds the new rows.
+        expect(packer.pack(data, 1, 2, 0, filter).equals(expected.subarray(rowBytes, 3 * rowBytes))).toBe(
+          true,
+        );
       }
     },
   );

@@ -9,10 +9,12 @@ import {
   captureIntoSegment,
   type FramesOptions,
   framesOf,
+  type StripsOptions,
+  stripsOf,
 } from './capture';
 import { XConnectionError } from './errors';
 import { type ImageLayout, type PixelFormat, pixelFormat, strideOf } from './format';
-import { CaptureSlot, checkInt, type Frame, type PutTarget, ShmImage } from './image';
+import { CaptureSlot, checkInt, type Frame, type PutTarget, ShmImage, type Strip } from './image';
 import { MemfdTransport } from './transport/memfd';
 import { SocketTransport } from './transport/socket';
 import { SysvTransport } from './transport/sysv';
@@ -170,6 +172,17 @@ export class Display {
    */
   frames(options: FramesOptions = {}): AsyncIterableIterator<Frame> {
     return framesOf(this, options);
+  }
+
+  /**
+   * One capture, delivered in horizontal strips of rows from the top, each valid until you ask for the
+   * next: the server fills the next strip while you read this one, through two small buffers instead of one
+   * the size of the picture. For readers that go row by row (encoders): the first rows arrive sooner and
+   * little fresh shared memory is mapped. The server is held (`grab`, default true) until the iteration
+   * ends, so the strips are one moment's picture; `break` ends it early and releases everything.
+   */
+  strips(options: StripsOptions = {}): AsyncIterableIterator<Strip> {
+    return stripsOf(this, options);
   }
 
   /** An image of width x height (at `depth`, default the root's) in memory shared with the server. */

@@ -211,11 +211,20 @@ export class Frame {
   #timestamp: number | undefined;
   readonly #slot: CaptureSlot;
   readonly #generation: number;
+  readonly #offset: number;
 
-  /** @internal frames come from `display.capture()` and `display.frames()` */
-  constructor(slot: CaptureSlot, width: number, height: number, format: PixelFormat, arrived: bigint) {
+  /** @internal frames come from `display.capture()`, `display.frames()` and `display.strips()` */
+  constructor(
+    slot: CaptureSlot,
+    width: number,
+    height: number,
+    format: PixelFormat,
+    arrived: bigint,
+    offset = 0,
+  ) {
     this.#slot = slot;
     this.#generation = slot.generation;
+    this.#offset = offset;
     this.width = width;
     this.height = height;
     this.format = format;
@@ -244,7 +253,7 @@ export class Frame {
       throw new Error(
         'Frame.data: this frame was released or its memory was reused by a later capture; copy what you need to keep (Buffer.from(frame.data)) before the next capture',
       );
-    return backing.buffer.subarray(0, this.stride * this.height);
+    return backing.buffer.subarray(this.#offset, this.#offset + this.stride * this.height);
   }
 
   /** The pixels as tightly packed RGBA (alpha 255), in `out` if given. */
@@ -260,6 +269,33 @@ export class Frame {
   /** Hand the memory back for the next capture. The frame's data is unusable afterwards. */
   release(): void {
     if (this.#slot.generation === this.#generation) this.#slot.generation++;
+  }
+}
+
+/**
+ * Rows `y` to `y + height - 1` of a capture taken in strips (`display.strips()`): a Frame of its own, valid
+ * until the next strip is asked for.
+ */
+export class Strip extends Frame {
+  /** The row of the captured region this strip starts at. */
+  readonly y: number;
+  /** Rows in the whole region: the strip with `y + height === regionHeight` is the last. */
+  readonly regionHeight: number;
+
+  /** @internal strips come from `display.strips()` */
+  constructor(
+    slot: CaptureSlot,
+    width: number,
+    height: number,
+    format: PixelFormat,
+    arrived: bigint,
+    offset: number,
+    y: number,
+    regionHeight: number,
+  ) {
+    super(slot, width, height, format, arrived, offset);
+    this.y = y;
+    this.regionHeight = regionHeight;
   }
 }
 

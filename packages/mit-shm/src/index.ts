@@ -1,6 +1,6 @@
 // @xshm/mit-shm: zero-copy MIT-SHM capture and put on the `x11` protocol client. The public surface.
 /// <reference path="./x11.d.ts" preserve="true" />
-export type { CaptureOptions, FramesOptions } from './capture';
+export type { CaptureOptions, FramesOptions, StripsOptions } from './capture';
 export {
   type ConnectOptions,
   connect,
@@ -23,7 +23,7 @@ export {
   toRGB,
   toRGBA,
 } from './format';
-export { Frame, type PutOptions, ShmImage } from './image';
+export { Frame, type PutOptions, ShmImage, Strip } from './image';
 export type { TransportName } from './transport/transport';
 export { type KeyPress, type WindowOptions, XWindow, type XWindowEvents } from './window';
 export { startXvfb, type Xvfb, type XvfbOptions } from './xvfb';

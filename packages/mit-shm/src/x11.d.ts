@@ -292,6 +292,9 @@ declare module 'x11' {
       cb: ReplyCallback<TranslateCoordinatesReply>,
     ): void;
     GetInputFocus(cb: ReplyCallback<{ focus: number }>): void;
+    /** Only this connection's requests run until UngrabServer (or until it closes). */
+    GrabServer(): void;
+    UngrabServer(): void;
     /** format: 0 XYBitmap, 1 XYPixmap, 2 ZPixmap */
     GetImage(
       format: number,

@@ -2,7 +2,8 @@
 // full screen, odd regions, a window, put read back; the three transports agree.
 
 import { execFileSync } from 'node:child_process';
-import { connect, type Display, type Frame, type ShmImage, startXvfb, type Xvfb } from '../src';
+import { connect, type Display, type Frame, type ShmImage, type Strip, startXvfb, type Xvfb } from '../src';
+import { toRGBA } from '../src/format';
 import {
   cropRGB,
   fileRGB,
@@ -169,6 +170,47 @@ describe.each([24, 16])('depth %i', (depth) => {
     }
   });
 
+  /** The strips of one capture joined into one frame-like picture (strides equal, in order, no gaps). */
+  const joinStrips = async (strips: AsyncIterable<Strip>): Promise<Frame> => {
+    const parts: Buffer[] = [];
+    let first: Strip | undefined;
+    let previous: Strip | undefined;
+    for await (const strip of strips) {
+      first ??= strip;
+      expect(strip.y).toBe(previous ? previous.y + previous.height : 0);
+      // The strip before is no longer valid: its buffer is being filled again.
+      if (previous && strip.y + strip.height < strip.regionHeight) expect(previous.valid).toBe(false);
+      parts.push(Buffer.from(strip.data));
+      previous = strip;
+    }
+    expect(previous!.y + previous!.height).toBe(previous!.regionHeight);
+    const data = Buffer.concat(parts);
+    const { width, stride, format } = first!;
+    const height = previous!.regionHeight;
+    return {
+      width,
+      height,
+      stride,
+      format,
+      data,
+      toRGBA: () => toRGBA(data, { width, height, stride, format }),
+    } as Frame;
+  };
+
+  test.each(['sysv', 'memfd', 'socket'] as const)(
+    '%s: strips of a region equal import, in order',
+    async (transport) => {
+      const d = displays[transport]!;
+      const region = { x: 5, y: 11, width: 211, height: 157 };
+      const reference = importRGB(xvfb.display, region);
+      // 157 rows in strips of 10: fifteen of 10 and one of 7.
+      expectSame(await joinStrips(d.strips({ ...region, rows: 10 })), reference);
+      const whole = await joinStrips(d.strips());
+      expectSame(whole, importRGB(xvfb.display, { x: 0, y: 0, width: WIDTH, height: HEIGHT }));
+      expect(whole.height).toBe(HEIGHT);
+    },
+  );
+
   test('image.get fills an image; frames() delivers the same pixels', async () => {
     const d = displays.sysv!;
     using image = d.createImage(64, 48);
@@ -243,7 +285,48 @@ test('cursor: true draws the pointer (XFixes) where it is, and only there', asyn
     expect(inWindow.valid).toBe(false); // the second capture reused the memory
     expect(bare.data.length).toBe(80 * 60 * 4);
     window.destroy();
+    // In strips (of 9 rows, so the cursor straddles several), the same picture as one capture.
+    const stripped: Buffer[] = [];
+    for await (const strip of d.strips({ cursor: true, rows: 9 })) stripped.push(Buffer.from(strip.data));
+    expect(Buffer.concat(stripped).equals(withCursor)).toBe(true);
   } finally {
+    await d.close();
+    await xvfb.stop();
+  }
+});
+
+test('strips: the server is held until the last strip is taken, and released by break and by errors', async () => {
+  const xvfb = await startXvfb({ width: 64, height: 64, depth: 24 });
+  const d = await connect({ display: xvfb.display });
+  const other = await connect({ display: xvfb.display });
+  const settledWithin = (promise: Promise<unknown>, ms: number): Promise<boolean> =>
+    Promise.race([promise.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), ms))]);
+  try {
+    let waiting: Promise<unknown> | undefined;
+    for await (const strip of d.strips({ rows: 16 })) {
+      if (strip.y === 0) {
+        // Another client's request waits while we hold the server...
+        waiting = other.capture();
+        expect(await settledWithin(waiting, 300)).toBe(false);
+      }
+      if (strip.y === 32) break;
+    }
+    // ...and runs once the iteration has ended.
+    expect(await settledWithin(waiting!, 5000)).toBe(true);
+    // Bad rows and regions are RangeErrors before anything is sent.
+    await expect(d.strips({ rows: 0 }).next()).rejects.toThrow(/rows=0 must be an integer between 1/);
+    await expect(d.strips({ rows: 2.5 }).next()).rejects.toThrow(/rows=2.5/);
+    await expect(d.strips({ y: 60, height: 10 }).next()).rejects.toThrow(/outside the root window/);
+    // A window that vanished: the error comes out of the iteration and the server is free again.
+    const window = await d.createWindow({ width: 20, height: 20 });
+    const gone = window.id;
+    window.destroy();
+    await expect(d.strips({ window: gone, rows: 4 }).next()).rejects.toThrow(
+      /BadWindow|BadDrawable|BadMatch/,
+    );
+    expect(await settledWithin(other.capture(), 5000)).toBe(true);
+  } finally {
+    await other.close();
     await d.close();
     await xvfb.stop();
   }

@@ -1,7 +1,14 @@
 // `xshot shot [FILE|-]`: one screenshot of the screen, a region, a monitor or a window, as PNG, JPEG, WebP,
 // AVIF or raw RGBA, encoded straight from the frame's shared memory.
 import type { Command } from 'commander';
-import { encodeParts, formatFromName, formatFromPath, IMAGE_FORMATS, type ImageFormat } from '../encode';
+import {
+  encodeParts,
+  encodePNGParts,
+  formatFromName,
+  formatFromPath,
+  IMAGE_FORMATS,
+  type ImageFormat,
+} from '../encode';
 import { interruptScope } from '../lifecycle';
 import {
   action,
@@ -42,14 +49,20 @@ export async function shot(file: string | undefined, options: ShotOptions): Prom
     display = await connectDisplay(options.display);
     const window =
       options.windowName !== undefined ? await findWindowByName(display, options.windowName) : options.window;
-    const frame = await display.capture({
-      window,
-      monitor: options.monitor,
-      cursor: options.cursor,
-      ...options.region,
-    });
+    const selection = { window, monitor: options.monitor, cursor: options.cursor, ...options.region };
+    let data: Buffer[];
+    try {
+      // PNG is encoded row by row, so it takes the capture in strips: packing and deflating start with the
+      // first rows, and little fresh shared memory is mapped (see Display.strips).
+      data =
+        format === 'png'
+          ? await encodePNGParts(untilAborted(display.strips(selection), scope.signal))
+          : await encodeParts(await display.capture(selection), format, { quality: options.quality });
+    } catch (error) {
+      if (scope.signal.aborted) return EXIT_OK;
+      throw error;
+    }
     if (scope.signal.aborted) return EXIT_OK;
-    const data = await encodeParts(frame, format, { quality: options.quality });
     // The frame is encoded: the file write (opened and written on libuv's threads) and the display's
     // goodbye overlap. Write first: closing runs ~1-2 ms of JavaScript that the open need not wait for.
     const writing = writeOutput(target, data);
@@ -60,6 +73,14 @@ export async function shot(file: string | undefined, options: ShotOptions): Prom
   } finally {
     scope.release();
     await display?.close();
+  }
+}
+
+/** The strips until `signal` aborts: then the capture ends early (releasing the server and its memory). */
+async function* untilAborted<T>(strips: AsyncIterable<T>, signal: AbortSignal): AsyncGenerator<T> {
+  for await (const strip of strips) {
+    if (signal.aborted) return;
+    yield strip;
   }
 }
 
