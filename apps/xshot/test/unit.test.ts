@@ -201,31 +201,41 @@ describe('compile cache (bin/xshot.js)', () => {
     }
   });
 
-  (built ? test : test.skip)('remembers resolutions, and does not follow one whose folder changed', () => {
-    const cache = mkdtempSync(join(tmpdir(), 'xshot-cache-'));
-    try {
-      const env = { ...process.env, XDG_CACHE_HOME: cache };
-      const first = execFileSync(process.execPath, [bin, '--version'], { env }).toString();
-      const file = join(cache, 'xshot', `v8-${process.version}-${process.arch}`, 'resolutions.json');
-      const known = JSON.parse(readFileSync(file, 'utf8')) as Record<string, { filename: string }>;
-      const cli = `${bin}\0../dist/cli.js`;
-      expect(known[cli]?.filename).toBe(join(__dirname, '..', 'dist', 'cli.js'));
-      // A remembered answer that no longer holds (its folder is not as it was) is resolved again.
-      const elsewhere = mkdtempSync(join(tmpdir(), 'xshot-moved-'));
-      writeFileSync(join(elsewhere, 'cli.js'), 'throw new Error("stale resolution followed");');
-      known[cli] = { ...known[cli]!, filename: join(elsewhere, 'cli.js') };
-      writeFileSync(file, JSON.stringify(known));
+  (built ? test : test.skip)(
+    'remembers resolutions per command, and does not follow one whose folder changed',
+    () => {
+      const cache = mkdtempSync(join(tmpdir(), 'xshot-cache-'));
       try {
-        expect(execFileSync(process.execPath, [bin, '--version'], { env }).toString()).toBe(first);
+        const env = { ...process.env, XDG_CACHE_HOME: cache };
+        const folder = join(cache, 'xshot', `v8-${process.version}-${process.arch}`);
+        const resolutionFiles = (): string[] =>
+          readdirSync(folder).filter((f) => f.startsWith('resolutions-'));
+        const first = execFileSync(process.execPath, [bin, '--version'], { env }).toString();
+        expect(resolutionFiles()).toHaveLength(1);
+        const file = join(folder, resolutionFiles()[0]!);
+        // Another command keeps its own (small) file.
+        execFileSync(process.execPath, [bin, 'shot', '--help'], { env });
+        expect(resolutionFiles()).toHaveLength(2);
+        const known = JSON.parse(readFileSync(file, 'utf8')) as Record<string, { filename: string }>;
+        const cli = `${bin}\0../dist/cli.js`;
+        expect(known[cli]?.filename).toBe(join(__dirname, '..', 'dist', 'cli.js'));
+        // A remembered answer that no longer holds (its folder is not as it was) is resolved again.
+        const elsewhere = mkdtempSync(join(tmpdir(), 'xshot-moved-'));
+        writeFileSync(join(elsewhere, 'cli.js'), 'throw new Error("stale resolution followed");');
+        known[cli] = { ...known[cli]!, filename: join(elsewhere, 'cli.js') };
+        writeFileSync(file, JSON.stringify(known));
+        try {
+          expect(execFileSync(process.execPath, [bin, '--version'], { env }).toString()).toBe(first);
+        } finally {
+          rmSync(elsewhere, { recursive: true, force: true });
+        }
+        const again = JSON.parse(readFileSync(file, 'utf8')) as Record<string, { filename: string }>;
+        expect(again[cli]?.filename).toBe(join(__dirname, '..', 'dist', 'cli.js'));
       } finally {
-        rmSync(elsewhere, { recursive: true, force: true });
+        rmSync(cache, { recursive: true, force: true });
       }
-      const again = JSON.parse(readFileSync(file, 'utf8')) as Record<string, { filename: string }>;
-      expect(again[cli]?.filename).toBe(join(__dirname, '..', 'dist', 'cli.js'));
-    } finally {
-      rmSync(cache, { recursive: true, force: true });
-    }
-  });
+    },
+  );
 });
 
 describe('output naming', () => {
