@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 const here = dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);
 const bin = join(here, '..', 'bin', 'xshot.js');
-if (!existsSync(join(here, '..', 'dist', 'cli.js'))) {
+if (!existsSync(join(here, '..', 'dist', 'xshot.cjs'))) {
   console.error('xshot bench: dist/ is missing; run `pnpm build` first');
   process.exit(1);
 }

@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 // The xshot executable: a thin shim over the built command module (src/cli.ts).
 
-// The code cache first, so that every module after it (cli.js included) compiles from cached code.
+// The code cache first, so that every module after it compiles from cached code. dist/xshot.cjs is
+// src/cli.ts with xshot's own modules, @xshm/mit-shm and @xshm/shm in one file (esbuild, see package.json):
+// one file to read and compile instead of ~50 (measured: ~3 ms of a ~80 ms 1080p `xshot shot`).
 require('../dist/compile-cache.js').enableCompileCache();
-const { main } = require('../dist/cli.js');
+const { main } = require('../dist/xshot.cjs');
 main(process.argv).then(
   (code) => {
     process.exitCode = code;

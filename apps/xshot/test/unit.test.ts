@@ -217,12 +217,12 @@ describe('compile cache (bin/xshot.js)', () => {
         execFileSync(process.execPath, [bin, 'shot', '--help'], { env });
         expect(resolutionFiles()).toHaveLength(2);
         const known = JSON.parse(readFileSync(file, 'utf8')) as Record<string, { filename: string }>;
-        const cli = `${bin}\0../dist/cli.js`;
-        expect(known[cli]?.filename).toBe(join(__dirname, '..', 'dist', 'cli.js'));
+        const cli = `${bin}\0../dist/xshot.cjs`;
+        expect(known[cli]?.filename).toBe(join(__dirname, '..', 'dist', 'xshot.cjs'));
         // A remembered answer that no longer holds (its folder is not as it was) is resolved again.
         const elsewhere = mkdtempSync(join(tmpdir(), 'xshot-moved-'));
-        writeFileSync(join(elsewhere, 'cli.js'), 'throw new Error("stale resolution followed");');
-        known[cli] = { ...known[cli]!, filename: join(elsewhere, 'cli.js') };
+        writeFileSync(join(elsewhere, 'xshot.cjs'), 'throw new Error("stale resolution followed");');
+        known[cli] = { ...known[cli]!, filename: join(elsewhere, 'xshot.cjs') };
         writeFileSync(file, JSON.stringify(known));
         try {
           expect(execFileSync(process.execPath, [bin, '--version'], { env }).toString()).toBe(first);
@@ -230,7 +230,7 @@ describe('compile cache (bin/xshot.js)', () => {
           rmSync(elsewhere, { recursive: true, force: true });
         }
         const again = JSON.parse(readFileSync(file, 'utf8')) as Record<string, { filename: string }>;
-        expect(again[cli]?.filename).toBe(join(__dirname, '..', 'dist', 'cli.js'));
+        expect(again[cli]?.filename).toBe(join(__dirname, '..', 'dist', 'xshot.cjs'));
       } finally {
         rmSync(cache, { recursive: true, force: true });
       }
