@@ -2,8 +2,8 @@
 // The xshot executable: a thin shim over the built command module (src/cli.ts).
 
 // The code cache first, so that every module after it compiles from cached code. dist/xshot.cjs is
-// src/cli.ts with xshot's own modules, @xshm/mit-shm and @xshm/shm in one file (esbuild, see package.json):
-// one file to read and compile instead of ~50 (measured: ~3 ms of a ~80 ms 1080p `xshot shot`).
+// src/cli.ts with xshot's own modules, @xshm/mit-shm, @xshm/shm and x11's core in one file (see
+// scripts/bundle.mjs): one file to read and compile instead of ~65 (~8 ms of a 1080p `xshot shot`).
 require('../dist/compile-cache.js').enableCompileCache();
 const { main } = require('../dist/xshot.cjs');
 main(process.argv).then(
