@@ -6,7 +6,16 @@
 // way, what this does) 114 / 105. Node >= 22 has module.enableCompileCache() for this; on Node 20 the bin
 // installs this hook before loading anything else.
 
-import { lstatSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import {
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import Module from 'node:module';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -80,6 +89,7 @@ export function enableCompileCache(folder = defaultFolder()): void {
   };
   process.once('exit', () => {
     saveResolutions();
+    if (fresh.length > 0) prune(folder, Date.now());
     for (const { path, script } of fresh) {
       try {
         // Written after the run, so functions compiled lazily on the way are in the cache too.
@@ -91,6 +101,23 @@ export function enableCompileCache(folder = defaultFolder()): void {
       }
     }
   });
+}
+
+/**
+ * Entries older than this are removed whenever the cache writes new ones (after a build or an upgrade,
+ * rarely otherwise), so old builds' code does not pile up; an entry still in use is rebuilt on its next run.
+ */
+const MAX_AGE_MS = 30 * 24 * 60 * 60 * 1000;
+
+function prune(folder: string, now: number): void {
+  try {
+    for (const name of readdirSync(folder)) {
+      const path = join(folder, name);
+      if (now - statSync(path).mtimeMs > MAX_AGE_MS) unlinkSync(path);
+    }
+  } catch {
+    // Left for the next write to try again.
+  }
 }
 
 /** Runs a module's compiled wrapper the way Node's loader does, with a `require` bound to the module. */

@@ -4,11 +4,13 @@ import { execFileSync } from 'node:child_process';
 import {
   chmodSync,
   existsSync,
+  mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
   rmSync,
   statSync,
+  utimesSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -196,6 +198,28 @@ describe('compile cache (bin/xshot.js)', () => {
       for (const file of files) rmSync(join(folder, file));
       expect(execFileSync(process.execPath, [bin, '--version'], { env }).toString()).toBe(first);
       expect(readdirSync(folder)).toEqual([]);
+    } finally {
+      rmSync(cache, { recursive: true, force: true });
+    }
+  });
+
+  (built ? test : test.skip)('a run that writes the cache removes entries older than 30 days', () => {
+    const cache = mkdtempSync(join(tmpdir(), 'xshot-cache-'));
+    try {
+      const folder = join(cache, 'xshot', `v8-${process.version}-${process.arch}`);
+      mkdirSync(folder, { recursive: true, mode: 0o700 });
+      const stale = join(folder, 'deadbeef-0-1');
+      const recent = join(folder, 'cafe-0-1');
+      writeFileSync(stale, 'old build');
+      writeFileSync(recent, 'last week');
+      const day = 24 * 60 * 60;
+      const now = Date.now() / 1000;
+      utimesSync(stale, now - 31 * day, now - 31 * day);
+      utimesSync(recent, now - 7 * day, now - 7 * day);
+      execFileSync(process.execPath, [bin, '--version'], { env: { ...process.env, XDG_CACHE_HOME: cache } });
+      expect(existsSync(stale)).toBe(false);
+      expect(existsSync(recent)).toBe(true);
+      expect(readdirSync(folder).length).toBeGreaterThan(2);
     } finally {
       rmSync(cache, { recursive: true, force: true });
     }
