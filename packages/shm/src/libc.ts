@@ -39,6 +39,9 @@ export const mmap: (
 export const munmap: (address: Address, length: number) => number = libc.func(
   'int munmap(void *addr, size_t length)',
 );
+export const madvise: (address: Address, length: number, advice: number) => number = libc.func(
+  'int madvise(void *addr, size_t length, int advice)',
+);
 export const memfd_create: (name: string, flags: number) => number = libc.func(
   'int memfd_create(const char *name, unsigned int flags)',
 );
@@ -86,6 +89,9 @@ export const MAP_SHARED = 0x01;
 export const MAP_PRIVATE = 0x02;
 export const MAP_FIXED = 0x10;
 export const MAP_ANONYMOUS = 0x20;
+// <sys/mman.h> madvise advice (Linux >= 5.14): fault the range in now, as reads or as writes.
+export const MADV_POPULATE_READ = 22;
+export const MADV_POPULATE_WRITE = 23;
 export const MFD_CLOEXEC = 1;
 
 /** struct shmid_ds (112 bytes on both architectures): byte offsets of the fields we read and set. */

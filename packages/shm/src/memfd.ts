@@ -75,6 +75,11 @@ export class Memfd {
     if (close(fd) !== 0) throw new ShmError('close', `fd=${fd}`, errno());
   }
 
+  /** Map the pages now, in one system call; see Attachment.populate(). A no-op once closed. */
+  populate(options: { length?: number; write?: boolean } = {}): void {
+    this.#mapping.populate(this.buffer, options.length ?? this.buffer.length, !!options.write);
+  }
+
   /** Unmap the memory (the buffer then reads zeros, see README) and close the fd. Idempotent. */
   close(): void {
     this.#mapping.replaceWithZeroPages();

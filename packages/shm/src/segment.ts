@@ -264,6 +264,18 @@ export class Attachment {
     return this.#mapping.mapped;
   }
 
+  /**
+   * Map the pages of the first `length` bytes (default all) into this process now, in one system call,
+   * rather than one page fault each on first touch: for memory about to be read or written whole, such as
+   * a capture buffer. `write: true` (not for a read-only attachment) maps them as written to. A no-op once
+   * detached.
+   */
+  populate(options: { length?: number; write?: boolean } = {}): void {
+    if (options.write && this.readOnly)
+      throw new TypeError('populate: write is not possible on a read-only attachment');
+    this.#mapping.populate(this.buffer, options.length ?? this.buffer.length, !!options.write);
+  }
+
   /** Detach from the segment (idempotent). */
   detach(): void {
     this.#mapping.replaceWithZeroPages();

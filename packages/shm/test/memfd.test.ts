@@ -1,5 +1,5 @@
 import { closeSync, fstatSync, openSync, readlinkSync, readSync } from 'node:fs';
-import { Memfd } from '@xshm/shm';
+import { Memfd, pageSize } from '@xshm/shm';
 
 test('a memfd: fd of the given size, buffer aliasing its pages', () => {
   using memfd = Memfd.create(10_000, { name: 'memfd-test' });
@@ -40,4 +40,16 @@ test('the fd can be shared: a second mapping of it through /proc sees the same b
     closeSync(other);
   }
   expect(copy.toString()).toBe('from the mapping');
+});
+
+test('populate() maps the pages now: reading them afterwards takes (almost) no page faults', () => {
+  using memfd = Memfd.create(4 * 1024 * 1024);
+  memfd.populate();
+  const before = process.resourceUsage().minorPageFault;
+  let sum = 0;
+  for (let i = 0; i < memfd.size; i += pageSize) sum += memfd.buffer[i]!;
+  expect(sum).toBe(0);
+  expect(process.resourceUsage().minorPageFault - before).toBeLessThan(memfd.size / pageSize / 20);
+  memfd.close();
+  memfd.populate(); // closed: nothing to map, no error
 });

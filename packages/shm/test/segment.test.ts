@@ -98,6 +98,42 @@ describe('create and open', () => {
 });
 
 describe('attach', () => {
+  /** Minor page faults taken while reading one byte of every page of `buffer`. */
+  const faultsReading = (buffer: Buffer): number => {
+    const before = process.resourceUsage().minorPageFault;
+    let sum = 0;
+    for (let i = 0; i < buffer.length; i += pageSize) sum += buffer[i]!;
+    expect(sum).toBe(0);
+    return process.resourceUsage().minorPageFault - before;
+  };
+
+  test('populate() maps the pages in one call: reading them afterwards takes (almost) no page faults', () => {
+    const size = 8 * 1024 * 1024;
+    const pages = size / pageSize;
+    const seg = Segment.create(size);
+    try {
+      // The yardstick: a fresh attachment faults once per page on first reading.
+      const plain = seg.attach({ readOnly: true });
+      expect(faultsReading(plain.buffer)).toBeGreaterThan(pages * 0.9);
+      const populated = seg.attach();
+      populated.populate();
+      expect(faultsReading(populated.buffer)).toBeLessThan(pages * 0.05);
+      // Part of it, as a write; a length past the end stops at the end.
+      const part = seg.attach();
+      part.populate({ length: size / 2, write: true });
+      expect(faultsReading(part.buffer.subarray(0, size / 2))).toBeLessThan(pages * 0.05);
+      const whole = seg.attach();
+      whole.populate({ length: size * 4 });
+      expect(() => plain.populate({ write: true })).toThrow(/read-only attachment/);
+      // Detached: nothing to map, and no error.
+      part.detach();
+      part.populate();
+      for (const a of [plain, populated, whole]) a.detach();
+    } finally {
+      seg.destroy();
+    }
+  });
+
   test('several attachments alias the same memory; each buffer is exactly the segment size', () => {
     const seg = Segment.create(10_000);
     try {

@@ -14,6 +14,7 @@ export class MemfdTransport extends SharedMemoryTransport {
       buffer: memfd.buffer,
       // x11 sends a duplicate of the descriptor; ours stays open so another display can attach it too.
       attach: (wire, shmseg) => wire.shmAttachFd(shmseg, memfd.fd),
+      populate: (length) => memfd.populate({ length }),
       free: () => memfd.close(),
     };
   }

@@ -22,6 +22,7 @@ export class SocketTransport implements Transport {
       shmseg: 0,
       ready: Promise.resolve(),
       attached: true,
+      populate() {},
       release() {},
     };
   }

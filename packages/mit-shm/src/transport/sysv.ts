@@ -29,6 +29,7 @@ export class SysvTransport extends SharedMemoryTransport {
     return {
       buffer: attachment.buffer,
       attach: (wire, shmseg) => wire.shmAttach(shmseg, shmid),
+      populate: (length) => attachment.populate({ length }),
       free: () => attachment.detach(),
     };
   }

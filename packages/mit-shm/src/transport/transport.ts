@@ -22,6 +22,8 @@ export interface Backing {
   readonly ready: Promise<void>;
   /** True once `ready` resolved: the hot path then skips waiting on it. */
   attached: boolean;
+  /** Map the first `length` bytes' pages into this process now (shared memory; a no-op for socket). */
+  populate(length: number): void;
   /** Detach from the server and release the memory if this backing owns it. */
   release(): void;
 }
@@ -68,6 +70,8 @@ export interface SharedMemory {
   readonly buffer: Buffer;
   /** Sends the attach request for this memory under `shmseg`; settles when the server has answered. */
   attach(wire: Wire, shmseg: number): Promise<void>;
+  /** Maps the first `length` bytes' pages now (@xshm/shm populate, as reads). */
+  populate(length: number): void;
   free(): void;
 }
 
@@ -96,6 +100,7 @@ export abstract class SharedMemoryTransport implements Transport {
       shmseg,
       ready,
       attached: false,
+      populate: (length) => memory.populate(length),
       release() {
         if (released) return;
         released = true;
@@ -114,6 +119,7 @@ export abstract class SharedMemoryTransport implements Transport {
           shmseg: otherSeg,
           ready: Promise.resolve(),
           attached: true,
+          populate: (length) => memory.populate(length),
           release() {
             if (gone) return;
             gone = true;
