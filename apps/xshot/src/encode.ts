@@ -1,12 +1,12 @@
 // Image files from captured X frames: PNG through node:zlib, JPEG/WebP/AVIF through sharp, raw RGBA.
 //
 // Why PNG does not go through sharp: one 1080p `xshot shot` is measured as a whole process, and loading
-// sharp (libvips) costs ~49 ms of a ~27 ms Node start on the reference machine, while packing BGRX rows
-// to RGB (WebAssembly SIMD, see simd-pack.ts) and deflating them with node:zlib gives files within ~10% of
-// libpng's default size on screens and ~9% smaller than scrot's on photo-like noise. Sharp is loaded only
-// for the lossy formats. Measured per phase inside a whole 1080p shot (desktop picture, quiet 2-core VM):
-// Node start ~17 ms, caches and xshot's modules ~7, loading @xshm/mit-shm (x11, koffi) ~13-16, the X
-// connection and transport probe ~13, the capture ~7-8, PNG ~13-15, write, close and exit ~8.
+// sharp (libvips) costs ~50 ms, while packing BGRX rows to RGB (WebAssembly SIMD, see simd-pack.ts) and
+// deflating them with node:zlib gives files within ~10% of libpng's default size on screens and ~9% smaller
+// than scrot's on photo-like noise. Sharp is loaded only for the lossy formats. Measured per phase inside a
+// whole 1080p shot (desktop picture, quiet 2-core VM, ~80 ms spawn to exit): Node start ~21 ms, the code
+// cache and the bundle ~5.5, x11's core and koffi ~12, the X connection ~5, the MIT-SHM query and transport
+// probe ~3, capture in strips and PNG ~21, the write ~1.5, exit ~9.
 import { createDeflate, constants as zlibConstants, crc32 as zlibCrc32 } from 'node:zlib';
 import type Sharp from 'sharp';
 import { simdRowPacker } from './simd-pack';
@@ -118,21 +118,21 @@ export async function encodePNG(
 const MIN_BAND_ROWS = 64;
 
 /**
- * The PNG file as parts, from a whole frame or from the strips of one capture (in order, from the top).
- * Rows are packed on the main thread as they come, in horizontal bands; each band is a zlib stream on
- * node:zlib's thread pool, fed each run of rows as soon as it is packed, so the other core deflates while
- * the next rows are captured and packed, and only the last rows remain when the last strip is in. Packed rows
- * wait for their deflate in a few reused slots, not in a buffer of the whole picture (1080p: ~1500 fewer
- * page faults, ~3 ms of the main thread). Each band is its own zlib stream ended with a sync flush (byte
- * aligned, not final) and an empty final block; their bodies concatenate into one deflate stream, whose Adler-32 is combined
- * from the bands'. A band whose first rows mostly repeat their left neighbour (screens: flat fills, text,
- * gradients) keeps filter None and zlib's default matcher; any other band (photos, noise) gets filter Sub
- * and Z_RLE, which is both faster and smaller there. Measured at 1080p in fresh processes (deflate time,
+ * The PNG file as parts, from a whole frame or from the strips of one capture (in order, from the top). Rows
+ * are packed on the main thread as they come, in horizontal bands; each band is a zlib stream on node:zlib's
+ * thread pool, fed each run of rows as soon as it is packed, so the other core deflates while the next rows
+ * are captured and packed, and only the last rows remain when the last strip is in. Packed rows wait for
+ * their deflate in a few reused slots, not in a buffer of the whole picture (1080p: ~1500 fewer page faults,
+ * ~3 ms of the main thread). Each band is its own zlib stream ended with a sync flush (byte aligned, not
+ * final) and an empty final block; their bodies concatenate into one deflate stream, whose Adler-32 is
+ * combined from the bands'. A band whose first rows mostly repeat their left neighbour (screens: flat fills,
+ * text, gradients) keeps filter None and zlib's default matcher; any other band (photos, noise) gets filter
+ * Sub and Z_RLE, which is both faster and smaller there. Measured at 1080p in fresh processes (deflate time,
  * file size): desktop picture, None + level 3: 10 ms, 365 KiB (Sub + Z_RLE: 12 ms, 654 KiB); plasma-fractal
- * noise, None + level 3: 109 ms, 5285 KiB; Sub + Z_RLE: 45 ms, 3522 KiB (scrot: 3860 KiB). Also measured
- * and not kept: filter Up (desktop 444-458 KiB at levels 1-3, 622 KiB with Z_RLE; noise 3698-3798 KiB, no
- * faster than Sub), levels 1 and 2 on screens (379 and 373 KiB, within 1 ms of level 3), Z_FILTERED (as
- * the default on screens, slower on noise), Z_RLE with filter None (desktop 2127 KiB).
+ * noise, None + level 3: 109 ms, 5285 KiB; Sub + Z_RLE: 45 ms, 3522 KiB (scrot: 3860 KiB). Also measured and
+ * not kept: filter Up (desktop 444-458 KiB at levels 1-3, 622 KiB with Z_RLE; noise 3698-3798 KiB, no faster
+ * than Sub), levels 1 and 2 on screens (379 and 373 KiB, within 1 ms of level 3), Z_FILTERED (as the default
+ * on screens, slower on noise), Z_RLE with filter None (desktop 2127 KiB).
  */
 export async function encodePNGParts(
   source: EncodableImage | AsyncIterable<EncodableStrip>,
@@ -219,13 +219,12 @@ function pngFile(width: number, height: number, idat: readonly Buffer[]): Buffer
 }
 
 /**
- * Bands per PNG. Inside one shot (desktop picture) the main thread packs band 0 in ~2.6-4.5 ms (WebAssembly
- * SIMD; the JS loop: ~5.5-8 ms, cold code), the next ones in ~1-1.5 ms each (JS: ~2-2.5), then waits for the
- * last deflates (~4-8 ms: deflating, ~9 ms of CPU in all, is now the longer of the two). Whole-process medians on the
- * shared 2-core reference VM, 1 band (one deflateSync) against 4: desktop 125 / 121 ms and 107 / 110 ms
- * (41 alternating runs each), noise 160 / 157 ms: equal within the noise there, where the other core is
- * rarely idle. 4 is kept because it costs nothing there and takes the deflate off the critical path where a
- * core is free; 2 and 8 measured no better.
+ * Bands per PNG: zlib streams deflated side by side on the thread pool. With strips, a band's stream is
+ * fed as its rows arrive, so the bands mostly run one after the other and what they buy is the last
+ * band's backlog: at 1080p the last deflate ends ~4 ms after the last strip. Before strips (a whole frame
+ * packed band by band), whole-process medians of 1 band (one deflateSync) against 4 were equal within the
+ * noise (desktop 125 / 121 ms and 107 / 110 ms over 41 alternating runs, noise 160 / 157 ms); 2 and 8
+ * measured no better. 4 costs little (a zlib state each) and keeps the other core busy where it is free.
  */
 const PNG_BANDS = 4;
 
@@ -408,11 +407,11 @@ function rowPacker(first: EncodableStrip, runRows: number, packer: 'simd' | 'js'
   if (isWordBGRX(first)) {
     let strip = first;
     let words: Uint32Array = new Uint32Array(0);
-    const simd = packer === 'simd' ? simdRowPacker(width, stride, runRows, ROW_SLOTS) : undefined;
-    const buffers = simd
-      ? []
-      : Array.from({ length: ROW_SLOTS }, () => Buffer.allocUnsafe(runRows * rowBytes));
-    const pool = slotPool(ROW_SLOTS);
+    // No more slots than runs: a whole frame comes in one strip, as a run per band.
+    const slots = Math.min(ROW_SLOTS, Math.ceil(first.regionHeight / runRows));
+    const simd = packer === 'simd' ? simdRowPacker(width, stride, runRows, slots) : undefined;
+    const buffers = simd ? [] : Array.from({ length: slots }, () => Buffer.allocUnsafe(runRows * rowBytes));
+    const pool = slotPool(slots);
     return {
       take(next) {
         // A strip that is not word aligned (no capture gives one) is copied into one that is.

@@ -174,7 +174,7 @@ const PAGE = 65536;
 /** Room after the last output row for the last quad's 16-byte store. */
 const STORE_SLACK = 16;
 
-/** The part of the WebAssembly JS API used here (TypeScript declares it in lib.dom, which this project leaves out). */
+/** The part of the WebAssembly JS API used here (TypeScript declares it in lib.dom, left out here). */
 interface WebAssemblyApi {
   Module: new (bytes: Uint8Array) => WasmModule;
   Memory: new (descriptor: { initial: number }) => { readonly buffer: ArrayBuffer };
