@@ -106,6 +106,27 @@ test('a client capturing in a loop, killed with -9, leaves no segment behind', a
   }
 });
 
+test('a client killed with -9 while it holds the server for strips: the server is free again, no segment left', async () => {
+  const { child, next } = spawnFixture({ display: xvfb.display, mode: 'hold' });
+  try {
+    await next('holding');
+    expect(segmentsCreatedBy(child.pid!).length).toBeGreaterThan(0);
+    // Held: our capture waits for the grab...
+    let captured = false;
+    const capture = d.capture({ width: 16, height: 16 }).then(() => {
+      captured = true;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(captured).toBe(false);
+    child.kill('SIGKILL');
+    // ...and runs once the server has dropped the dead client, its grab and its segments.
+    await capture;
+    await eventually(() => segmentsCreatedBy(child.pid!).length === 0, `segments of pid ${child.pid} gone`);
+  } finally {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  }
+});
+
 test('images dropped without dispose() are detached and freed once collected (the safety net)', async () => {
   const { child, next } = spawnFixture({ display: xvfb.display, mode: 'drop' }, [], ['--expose-gc']);
   try {
@@ -136,7 +157,8 @@ test('a client in its own IPC namespace (unshare --ipc) settles on memfd, with t
 
 test('captures in a row keep memory flat', async () => {
   const region = { x: 0, y: 0, width: 64, height: 64 };
-  for (let i = 0; i < 500; i++) (await d.capture(region)).toRGBA();
+  // Warm up until the JIT and the heap have settled (500 rounds were not enough when run alone).
+  for (let i = 0; i < 3000; i++) (await d.capture(region)).toRGBA();
   const before = process.memoryUsage.rss();
   for (let i = 0; i < 10_000; i++) {
     const frame = await d.capture(region);
