@@ -204,9 +204,9 @@ const STRIP_BYTES = 512 * 1024;
 
 /**
  * One capture in strips of rows, through two buffers in one segment: while the caller reads strip k from
- * one, the server fills strip k + 1 into the other. Measured at 1080p in fresh processes (capture and one
- * read of every row): 4.2-6 ms in strips of 68 rows against 12.5-16 ms for one capture into 8 MB of fresh
- * shared memory, most of which goes to mapping its 2025 new pages on both sides.
+ * one, the server fills strip k + 1 into the other. At 1080p, capture and one read of every row on a fresh
+ * connection (`pnpm bench`): 2.6 ms in strips of 68 rows against 4.8 ms for one capture into 8 MB of fresh
+ * shared memory; in fresh processes (by hand) 4.2-6 against 12.5-16 ms, mostly mapping 2025 new pages.
  */
 export async function* stripsOf(
   display: Display,
