@@ -36,10 +36,13 @@ export function runXshot(args: string[], env: NodeJS.ProcessEnv = {}, cwd?: stri
 /** Children started by startXshot, killed by killStarted() after each test (a failed test must not leave one). */
 const started = new Set<ChildProcess>();
 
-export async function killStarted(): Promise<void> {
+/** Ends every child startXshot started: with `signal` first (SIGINT: let it clean up), SIGKILL after 5 s. */
+export async function killStarted(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
   for (const child of started) {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
     await exited(child);
+    clearTimeout(timer);
   }
   started.clear();
 }

@@ -95,11 +95,6 @@ export class Fixture {
   }
 }
 
-/** xshot's command line from its sources (test/fixtures/xshot.cjs). */
-export function xshot(args: string[]): Fixture {
-  return new Fixture(process.execPath, [RUN_TS, path.join(__dirname, 'fixtures/xshot.cjs'), ...args]);
-}
-
 /** A TypeScript fixture from test/fixtures, run by node with one JSON argument. */
 export function node(fixture: string, options: object): Fixture {
   return new Fixture(process.execPath, [
