@@ -205,13 +205,13 @@ export class FrameReader implements Disposable {
    */
   close(): void {
     if (this.#closed) return;
-    const producerGone = this.#producerEnd() !== null;
+    const producerEnd = this.#producerEnd();
     this.#closed = true;
     this.#end ??= { reason: 'reader-closed', message: `${this.#what}: reader closed` };
     untrackOnExit(this);
     this.#waiter?.close();
     this.#attachment.detach();
-    if (producerGone) removeIfAbandoned(this.#segment);
+    if (producerEnd) removeIfAbandoned(this.#segment);
   }
 
   [Symbol.dispose](): void {
@@ -282,6 +282,10 @@ export class FrameReader implements Disposable {
 
   #finish(end: RingEnd): void {
     this.#end = end;
+    // A closed ring is removed by its producer right after it says so; should the producer be killed in
+    // between, the ring would outlive everyone. Readers that saw "closed" remove it too (the segment
+    // stays readable for whoever is still attached); removing it twice is harmless.
+    if (end.reason === 'producer-closed') markRemoved(this.#segment);
   }
 
   #assertOpen(call: string): void {
@@ -296,6 +300,15 @@ function isRemoved(segment: Segment): boolean {
     return segment.stat().removed;
   } catch {
     return true; // gone from the table altogether
+  }
+}
+
+/** Marks a segment removed (IPC_RMID), if this process may and it still exists. */
+function markRemoved(segment: Segment): void {
+  try {
+    segment.destroy();
+  } catch {
+    // Removed already (by its producer or another reader), or not ours to remove.
   }
 }
 

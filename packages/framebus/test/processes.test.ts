@@ -76,7 +76,7 @@ test('no torn frame under stress: a producer at full speed, readers sleeping ran
       waitForGo: true,
     }),
   );
-  await producer.waitFor('ready');
+  const { key } = await producer.waitFor('ready');
   const readers = [
     start(node('reader.ts', { name, verify: 'pattern', maxSleepMs: 3 })),
     start(node('reader.ts', { name, verify: 'pattern' })),
@@ -90,6 +90,9 @@ test('no torn frame under stress: a producer at full speed, readers sleeping ran
     expect(end).toMatchObject({ end: 'producer-closed', torn: 0, outOfOrder: 0 });
     expect(end.frames as number).toBeGreaterThan(20);
   }
+  expect(await producer.exited()).toBe(0);
+  for (const reader of readers) await reader.exited();
+  expect(segmentKeys()).not.toContain(key);
 });
 
 test('kill -9 of the producer ends the readers with producer-died; the last reader to leave removes the ring', async () => {
@@ -112,6 +115,31 @@ test('kill -9 of the producer ends the readers with producer-died; the last read
     expect(end.message).toMatch(/died without closing it/);
     await reader.exited();
   }
+  expect(segmentKeys()).not.toContain(key);
+});
+
+test('a producer killed inside close(), after "closed" and before removing the ring: its readers remove it', async () => {
+  const name = uniqueName('closed-kept');
+  const closing = start(
+    node('producer.ts', {
+      name,
+      width: 64,
+      height: 64,
+      content: 'pattern',
+      frames: 2,
+      waitForGo: true,
+      closedButKept: true,
+    }),
+  );
+  const { key } = await closing.waitFor('ready');
+  const reader = start(node('reader.ts', { name, verify: 'pattern' }));
+  await reader.waitFor('ready');
+  closing.send('go');
+  await closing.waitFor('closedButKept');
+  expect((await reader.waitFor('end', 5000)).end).toBe('producer-closed');
+  await reader.exited();
+  closing.kill('SIGKILL');
+  await closing.exited();
   expect(segmentKeys()).not.toContain(key);
 });
 
