@@ -49,7 +49,8 @@ test('populate() maps the pages now: reading them afterwards takes (almost) no p
   let sum = 0;
   for (let i = 0; i < memfd.size; i += pageSize) sum += memfd.buffer[i]!;
   expect(sum).toBe(0);
-  expect(process.resourceUsage().minorPageFault - before).toBeLessThan(memfd.size / pageSize / 20);
+  // The count is the process's (other threads fault a few pages meanwhile): next to none, not one a page.
+  expect(process.resourceUsage().minorPageFault - before).toBeLessThan(memfd.size / pageSize / 4);
   memfd.close();
   memfd.populate(); // closed: nothing to map, no error
 });

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { list, pageSize, Segment, ShmError, shmmax } from '@xshm/shm';
+import { type Attachment, list, pageSize, Segment, ShmError, shmmax } from '@xshm/shm';
 import { testLeavesNoSegmentBehind } from './helpers';
 
 /** A fresh key per test, from a range unlikely to be anyone else's. */
@@ -111,25 +111,32 @@ describe('attach', () => {
     const size = 8 * 1024 * 1024;
     const pages = size / pageSize;
     const seg = Segment.create(size);
+    const attached: Attachment[] = [];
+    const attach = (options?: { readOnly: boolean }): Attachment => {
+      const attachment = seg.attach(options);
+      attached.push(attachment);
+      return attachment;
+    };
+    // The counts are the process's: other threads (the GC, jest) fault a few pages meanwhile, hence the
+    // margins; one fault a page without populate(), next to none with it.
     try {
       // The yardstick: a fresh attachment faults once per page on first reading.
-      const plain = seg.attach({ readOnly: true });
+      const plain = attach({ readOnly: true });
       expect(faultsReading(plain.buffer)).toBeGreaterThan(pages * 0.9);
-      const populated = seg.attach();
+      const populated = attach();
       populated.populate();
-      expect(faultsReading(populated.buffer)).toBeLessThan(pages * 0.05);
+      expect(faultsReading(populated.buffer)).toBeLessThan(pages * 0.25);
       // Part of it, as a write; a length past the end stops at the end.
-      const part = seg.attach();
+      const part = attach();
       part.populate({ length: size / 2, write: true });
-      expect(faultsReading(part.buffer.subarray(0, size / 2))).toBeLessThan(pages * 0.05);
-      const whole = seg.attach();
-      whole.populate({ length: size * 4 });
+      expect(faultsReading(part.buffer.subarray(0, size / 2))).toBeLessThan(pages * 0.25);
+      attach().populate({ length: size * 4 });
       expect(() => plain.populate({ write: true })).toThrow(/read-only attachment/);
       // Detached: nothing to map, and no error.
       part.detach();
       part.populate();
-      for (const a of [plain, populated, whole]) a.detach();
     } finally {
+      for (const attachment of attached) attachment.detach();
       seg.destroy();
     }
   });
