@@ -5,6 +5,7 @@
 // would (nattch drops). The range goes back to the kernel with munmap only once the Buffer's
 // ArrayBuffer has been garbage-collected. A stale Buffer therefore reads zeros, and what is written
 // through it stays in its own private pages, seen by no one.
+import { constants } from 'node:buffer';
 import { readFileSync } from 'node:fs';
 import { ShmError } from './errors';
 import {
@@ -27,6 +28,16 @@ import {
 } from './libc';
 
 const EINVAL = 22;
+
+/**
+ * The most bytes one Buffer over mapped memory may hold, so the largest segment or memfd this package
+ * maps. Node caps a Buffer at buffer.constants.MAX_LENGTH (2^32 on Node 20), and koffi.view past that
+ * does not throw: it aborts the process (koffi 3.3.4 on Node 20, measured: 2^32 bytes map, 2^32 + 1
+ * is "FATAL ERROR: Error::New napi_get_last_error_info"). Capped at 2^32 where Node allows more, since
+ * no larger view has been tried. Callers check sizes against it before any system call.
+ */
+export const MAX_MAPPED_SIZE = Math.min(constants.MAX_LENGTH, 2 ** 32);
+export const MAX_MAPPED_SIZE_WHY = `the largest Buffer Node maps here, ${MAX_MAPPED_SIZE} bytes`;
 
 /** Where the page-reading fallback of populate() leaves what it read, so that the reads are not dropped. */
 let _populated = 0;
@@ -65,6 +76,8 @@ export class Mapping {
    * The range is released when that Buffer (its ArrayBuffer) is collected: so there is only ever one.
    */
   static expose(address: Address, size: number): { mapping: Mapping; buffer: Buffer } {
+    // Callers refuse larger sizes before mapping; this guards the abort itself should one forget.
+    if (size > MAX_MAPPED_SIZE) throw new RangeError(`cannot expose ${size} bytes: over ${MAX_MAPPED_SIZE_WHY}`);
     const mapping = new Mapping(address, size);
     const arrayBuffer = view(address, size);
     collected.register(arrayBuffer, mapping);

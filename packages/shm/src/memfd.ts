@@ -14,7 +14,7 @@ import {
   PROT_READ,
   PROT_WRITE,
 } from './libc';
-import { Mapping } from './mapping';
+import { MAX_MAPPED_SIZE, MAX_MAPPED_SIZE_WHY, Mapping } from './mapping';
 import { checkInteger } from './validate';
 
 export interface MemfdOptions {
@@ -38,7 +38,7 @@ export class Memfd {
   }
 
   static create(size: number, options: MemfdOptions = {}): Memfd {
-    checkInteger(size, 'size', 1, Number.MAX_SAFE_INTEGER);
+    checkInteger(size, 'size', 1, MAX_MAPPED_SIZE, MAX_MAPPED_SIZE_WHY);
     const name = options.name ?? 'xshm';
     if (typeof name !== 'string') throw new TypeError(`name must be a string; got ${typeof name}`);
 

@@ -25,7 +25,7 @@ import {
   shmctl,
   shmget,
 } from './libc';
-import { Mapping } from './mapping';
+import { MAX_MAPPED_SIZE, MAX_MAPPED_SIZE_WHY, Mapping } from './mapping';
 import {
   type ReadStreamOptions,
   SegmentReadStream,
@@ -104,10 +104,11 @@ function checkSize(size: unknown): number {
   if (typeof size === 'number' && Number.isInteger(size) && size >= 1 && size <= (lastShmmax ?? 0))
     return size;
   const limit = readShmmax();
-  lastShmmax = toSafeNumber(limit);
+  lastShmmax = Math.min(toSafeNumber(limit), MAX_MAPPED_SIZE);
+  // A segment this process could not attach is refused before shmget: none is left behind.
   const why =
-    limit > SAFE_LIMIT
-      ? `Number.MAX_SAFE_INTEGER; SHMMAX, /proc/sys/kernel/shmmax, is ${limit}`
+    lastShmmax === MAX_MAPPED_SIZE
+      ? `${MAX_MAPPED_SIZE_WHY}; SHMMAX, /proc/sys/kernel/shmmax, is ${limit}`
       : 'SHMMAX, from /proc/sys/kernel/shmmax';
   return checkInteger(size, 'size', 1, lastShmmax, why);
 }
@@ -393,6 +394,12 @@ export class Segment {
   /** Map the segment into this process. May be called several times: each is its own mapping. */
   attach(options: AttachOptions = {}): Attachment {
     const readOnly = options.readOnly ?? false;
+    if (this.size > MAX_MAPPED_SIZE) {
+      throw new RangeError(
+        `cannot attach segment ${this.id}: it is ${this.size} bytes, over ${MAX_MAPPED_SIZE_WHY}; ` +
+          'a C, Go or Python process can still use it, and stat() and destroy() work',
+      );
+    }
     const address = shmat(this.id, null, readOnly ? SHM_RDONLY : 0);
     if (address === FAILED_ADDRESS) {
       throw failure('shmat', `id=${this.id}, ${readOnly ? 'SHM_RDONLY' : 'read-write'}`, {

@@ -41,7 +41,8 @@ export class SegmentReadStream extends Readable {
   }
 
   override _read(size: number): void {
-    const count = Math.min(size, this.#end - this.#position);
+    // With highWaterMark 0, Node asks for 0 bytes: that means "one chunk", not "the end".
+    const count = Math.min(size > 0 ? size : CHUNK, this.#end - this.#position);
     if (count <= 0) {
       this.push(null);
       return;

@@ -71,6 +71,13 @@ describe('segment streams', () => {
     expect((await collect(seg.createReadStream({ start: 1, end: 6 }))).toString()).toBe('héllo');
   });
 
+  test('highWaterMark 0 still reads everything', async () => {
+    const data = randomBytes(200_000);
+    seg.write(data);
+    const read = seg.createReadStream({ highWaterMark: 0, end: data.length - 1 });
+    expect((await collect(read)).equals(data)).toBe(true);
+  });
+
   test('a read stream into a slow consumer keeps to its highWaterMark', async () => {
     const seen: number[] = [];
     const slow = new Writable({
