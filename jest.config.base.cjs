@@ -15,6 +15,7 @@ module.exports = function jestConfig(dir, overrides = {}) {
     },
     moduleNameMapper: {
       '^@xshm/(shm|mit-shm|framebus)$': path.join(__dirname, 'packages/$1/src/index.ts'),
+      '^@xshm/mit-shm/format$': path.join(__dirname, 'packages/mit-shm/src/format.ts'),
     },
     ...overrides,
   };

@@ -11,14 +11,14 @@ const SWC_OPTIONS = {
   module: { type: 'commonjs' },
 };
 const PACKAGES = path.resolve(__dirname, '../packages');
-const SIBLING = /^@xshm\/(shm|mit-shm|framebus)$/;
+const SIBLING = /^@xshm\/(shm|mit-shm|framebus)(?:\/(format))?$/;
 
 function register() {
   const swc = require('@swc/core');
   const resolveFilename = Module._resolveFilename;
   Module._resolveFilename = function resolveSibling(request, ...rest) {
     const sibling = SIBLING.exec(request);
-    const target = sibling ? path.join(PACKAGES, sibling[1], 'src/index.ts') : request;
+    const target = sibling ? path.join(PACKAGES, sibling[1], `src/${sibling[2] ?? 'index'}.ts`) : request;
     return resolveFilename.call(this, target, ...rest);
   };
   Module._extensions['.ts'] = (module, filename) => {

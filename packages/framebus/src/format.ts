@@ -1,28 +1,14 @@
-// Pixel formats a ring slot may hold: the four-character codes stored in the layout, and their sizes.
-// A code names the bytes of one pixel in memory order (BGRX: blue first), except RG16, which is
-// DRM's name for 16-bit little-endian RGB 5:6:5. The u32 in the layout is the four ASCII bytes
-// read little-endian, so the bytes in the segment spell the code.
+// Pixel formats a ring slot may hold: @xshm/mit-shm's FourCC vocabulary (one definition for captures
+// and rings, imported from the subpath that loads no X11 code), and how the layout stores a code: the
+// u32 is the four ASCII bytes read little-endian, so the bytes in the segment spell the code.
+import { bytesPerPixel, FOURCCS, type FourCC, isFourCC } from '@xshm/mit-shm/format';
 
-/** The pixel formats a ring carries. */
-export type PixelFormat = 'BGRX' | 'BGRA' | 'RGBX' | 'RGBA' | 'RG16';
+/** The pixel formats a ring carries: mit-shm's FourCC. */
+export type PixelFormat = FourCC;
 
-const BYTES_PER_PIXEL: Readonly<Record<PixelFormat, number>> = {
-  BGRX: 4,
-  BGRA: 4,
-  RGBX: 4,
-  RGBA: 4,
-  RG16: 2,
-};
-
-export const PIXEL_FORMATS = Object.keys(BYTES_PER_PIXEL) as readonly PixelFormat[];
-
-export function isPixelFormat(value: unknown): value is PixelFormat {
-  return typeof value === 'string' && Object.hasOwn(BYTES_PER_PIXEL, value);
-}
-
-export function bytesPerPixel(format: PixelFormat): number {
-  return BYTES_PER_PIXEL[format];
-}
+export const PIXEL_FORMATS: readonly PixelFormat[] = FOURCCS;
+export const isPixelFormat = isFourCC;
+export { bytesPerPixel };
 
 /** The u32 stored in the layout for a format: its ASCII bytes, little-endian. */
 export function formatCode(format: PixelFormat): number {

@@ -1,5 +1,7 @@
 // Pixel formats of X images (ZPixmap): how bytes in memory map to colours, and the one place pixels are
 // converted between them and RGB(A): toRGBA, toRGB (encoders' input) and fromRGBA (decoders' output).
+// Also the FourCC vocabulary other layers (@xshm/framebus rings) name pixels by, and the one mapping
+// from an X visual to it. This module imports nothing, so `@xshm/mit-shm/format` loads without x11.
 
 /** Memory layout of one pixel, spelled out in byte order; 'X' is a byte the server leaves undefined (often 0, never alpha). */
 export type ChannelOrder = 'BGRX' | 'BGRA' | 'XRGB' | 'ARGB' | 'RGB565' | 'masks';
@@ -22,6 +24,45 @@ export interface PixelFormat {
    * means no common name: read the masks.
    */
   channels: ChannelOrder;
+}
+
+/**
+ * A four-character code naming one pixel's bytes in memory order: 'BGRX' is blue first, then green, red
+ * and a byte that means nothing (not alpha). 'RG16' is DRM's name for RGB 5:6:5 in a little-endian u16.
+ * The pixel vocabulary shared outside X: a frame ring stores these codes.
+ */
+export type FourCC = 'BGRX' | 'BGRA' | 'RGBX' | 'RGBA' | 'RG16';
+
+const FOURCC_BYTES: Readonly<Record<FourCC, number>> = { BGRX: 4, BGRA: 4, RGBX: 4, RGBA: 4, RG16: 2 };
+
+/** Every FourCC, in a stable order. */
+export const FOURCCS = Object.keys(FOURCC_BYTES) as readonly FourCC[];
+
+export function isFourCC(value: unknown): value is FourCC {
+  return typeof value === 'string' && Object.hasOwn(FOURCC_BYTES, value);
+}
+
+/** Bytes one pixel of `fourcc` takes in memory. */
+export function bytesPerPixel(fourcc: FourCC): number {
+  return FOURCC_BYTES[fourcc];
+}
+
+/**
+ * The FourCC of an X pixel format, or null when it has none (a big-endian XRGB server, a palette, odd
+ * masks): the one mapping from an X visual to the shared vocabulary. Depth 32 is the one depth whose
+ * fourth byte is alpha.
+ */
+export function fourccOf(format: PixelFormat): FourCC | null {
+  if (format.channels === 'BGRX' || format.channels === 'BGRA') return format.channels;
+  if (format.channels === 'RGB565') return 'RG16';
+  const rgbInMemoryOrder =
+    format.bitsPerPixel === 32 &&
+    format.byteOrder === 'LSBFirst' &&
+    format.redMask === 0xff &&
+    format.greenMask === 0xff00 &&
+    format.blueMask === 0xff0000;
+  if (rgbInMemoryOrder) return format.depth === 32 ? 'RGBA' : 'RGBX';
+  return null;
 }
 
 /** The subset of the server's setup data a format is derived from. */
@@ -249,7 +290,7 @@ export function fromRGBA(rgba: Buffer, data: Buffer, layout: ImageLayout): void 
     return;
   }
   const [red, green, blue] = masksOf(format, 'fromRGBA');
-  const bytes = bytesPerPixel('fromRGBA', format);
+  const bytes = pixelBytes('fromRGBA', format);
   const lsb = format.byteOrder === 'LSBFirst';
   for (let y = 0, i = 0; y < height; y++) {
     let o = y * stride;
@@ -330,7 +371,7 @@ function convertRows(
     return;
   }
   const what = bytesOut === 4 ? 'toRGBA' : 'toRGB';
-  const bytes = bytesPerPixel(what, format);
+  const bytes = pixelBytes(what, format);
   const [red, green, blue] = masksOf(format, what);
   const lsb = format.byteOrder === 'LSBFirst';
   for (let y = 0; y < height; y++) {
@@ -348,7 +389,7 @@ function convertRows(
   }
 }
 
-function bytesPerPixel(what: string, format: PixelFormat): number {
+function pixelBytes(what: string, format: PixelFormat): number {
   const bytes = format.bitsPerPixel / 8;
   if (!Number.isInteger(bytes) || bytes < 1 || bytes > 4)
     throw new RangeError(
