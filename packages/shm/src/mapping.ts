@@ -77,7 +77,8 @@ export class Mapping {
    */
   static expose(address: Address, size: number): { mapping: Mapping; buffer: Buffer } {
     // Callers refuse larger sizes before mapping; this guards the abort itself should one forget.
-    if (size > MAX_MAPPED_SIZE) throw new RangeError(`cannot expose ${size} bytes: over ${MAX_MAPPED_SIZE_WHY}`);
+    if (size > MAX_MAPPED_SIZE)
+      throw new RangeError(`cannot expose ${size} bytes: over ${MAX_MAPPED_SIZE_WHY}`);
     const mapping = new Mapping(address, size);
     const arrayBuffer = view(address, size);
     collected.register(arrayBuffer, mapping);

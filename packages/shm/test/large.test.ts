@@ -49,7 +49,9 @@ describe("another program's 5 GiB segment", () => {
     const seg = Segment.open(id);
     expect(seg.size).toBe(5 * GiB);
     expect(seg.stat().mode).toBe(0o644);
-    const refusal = new RegExp(`^cannot attach segment ${id}: it is 5368709120 bytes, over the largest Buffer`);
+    const refusal = new RegExp(
+      `^cannot attach segment ${id}: it is 5368709120 bytes, over the largest Buffer`,
+    );
     expect(() => seg.attach({ readOnly: true })).toThrow(refusal);
     expect(() => seg.read(Buffer.alloc(16))).toThrow(refusal);
     expect(() => seg.write(Buffer.alloc(16))).toThrow(refusal);
@@ -70,7 +72,9 @@ describe("another program's 5 GiB segment", () => {
 });
 
 test('shmtool open -s 5G: refused, no abort, no segment', () => {
-  const result = runForBytes(process.execPath, [shmtoolBin, 'open', '-s', '5G'], { input: Buffer.from('hi\n') });
+  const result = runForBytes(process.execPath, [shmtoolBin, 'open', '-s', '5G'], {
+    input: Buffer.from('hi\n'),
+  });
   expect(result.signal).toBeNull();
   expect(result.status).not.toBe(0);
   expect(result.stderr.toString()).toMatch(/size must be an integer from 1 to 4294967296/);
