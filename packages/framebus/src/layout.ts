@@ -2,16 +2,28 @@
 // once, and mirrored in include/framebus.h and the README (which other languages read).
 // All integers are little-endian. Word-sized fields that change while readers look
 // (a slot's seq, the ring's sequence, latest, state) are read and written with Atomics.
+import { maxMappedSize, pageSize } from '@xshm/shm';
 import { FrameBusError } from './errors';
 import { bytesPerPixel, formatCode, formatFromCode, type PixelFormat } from './format';
 
 /** The bytes 'F' 'B' 'U' 'S' read as a little-endian u32. */
 export const MAGIC = 0x53554246;
 export const VERSION = 1;
-/** Payloads are page-aligned so the X server (ShmGetImage/ShmPutImage) and mmap see whole pages. */
-export const PAGE_SIZE = 4096;
-/** Byte offset of slot 0's payload: the header and the slot table fill the first page. */
-export const DATA_OFFSET = PAGE_SIZE;
+/**
+ * The layout's unit: slot 0's payload starts at 4096 (the header and the slot table fill the first 4 KiB)
+ * and slot_size is a multiple of 4096, on every machine, so rings read the same everywhere.
+ */
+export const LAYOUT_UNIT = 4096;
+export const DATA_OFFSET = LAYOUT_UNIT;
+/**
+ * Producers round slot_size up to the system page size as well (a multiple of LAYOUT_UNIT), so each
+ * payload is whole pages for mmap and the X server. Readers accept any multiple of LAYOUT_UNIT.
+ */
+const SLOT_ALIGNMENT = Math.max(LAYOUT_UNIT, pageSize);
+/** Frame sides fit X11's 16-bit signed coordinates; nothing larger has a source or a sink here. */
+export const MAX_DIMENSION = 32767;
+/** PID_MAX_LIMIT on 64-bit Linux: no process id is larger, so a producer_pid beyond it is corrupt. */
+export const MAX_PID = 4_194_304;
 
 /** Ring header fields: byte offsets from the start of the segment. */
 export const HEADER = {
@@ -19,7 +31,7 @@ export const HEADER = {
   version: 4, // u32 VERSION
   dataOffset: 8, // u32 offset of slot 0's payload (DATA_OFFSET)
   slotCount: 12, // u32
-  slotSize: 16, // u64 bytes from one payload to the next, a multiple of PAGE_SIZE
+  slotSize: 16, // u64 bytes from one payload to the next, a multiple of LAYOUT_UNIT
   width: 24, // u32 the ring's frame size, fixed at creation
   height: 28, // u32
   stride: 32, // u32 bytes per row
@@ -65,7 +77,7 @@ export interface RingGeometry {
   slots: number;
   /** Bytes of one frame: stride * height. */
   frameBytes: number;
-  /** Bytes between payloads: frameBytes rounded up to PAGE_SIZE. */
+  /** Bytes between payloads: frameBytes rounded up to whole pages (a multiple of LAYOUT_UNIT). */
   slotSize: number;
   /** Bytes of the whole segment. */
   size: number;
@@ -79,7 +91,7 @@ export function ringGeometry(
 ): RingGeometry {
   const stride = alignUp(width * bytesPerPixel(format), ROW_ALIGNMENT);
   const frameBytes = stride * height;
-  const slotSize = alignUp(frameBytes, PAGE_SIZE);
+  const slotSize = alignUp(frameBytes, SLOT_ALIGNMENT);
   return { width, height, stride, format, slots, frameBytes, slotSize, size: DATA_OFFSET + slots * slotSize };
 }
 
@@ -144,7 +156,12 @@ export class RingLayout {
     return this.load(HEADER.magic);
   }
 
-  /** The geometry a header describes; throws EFORMAT when it is not a version-1 ring that fits `size`. */
+  /**
+   * The geometry a header describes, every field checked against the segment (README "Reading a
+   * ring", framebus_check_header() in the C header): throws EFORMAT when it is not a version-1 ring
+   * that fits `size` bytes. Readers keep what this returns and never re-read the geometry, so a
+   * header rewritten later cannot move a slot outside the segment.
+   */
   readGeometry(size: number, what: string): RingGeometry {
     const b = this.buffer;
     if (size < DATA_OFFSET || this.magic !== MAGIC) {
@@ -160,27 +177,41 @@ export class RingLayout {
         `${what} has ring layout version ${version}; this @xshm/framebus reads version ${VERSION} — use a matching version`,
       );
     }
-    const format = formatFromCode(b.readUInt32LE(HEADER.format));
+    const corrupt = (field: string, value: number | bigint, expected: string): FrameBusError =>
+      corruptRing(what, `${field} is ${value}; it must be ${expected}`);
+    const dataOffset = b.readUInt32LE(HEADER.dataOffset);
+    if (dataOffset !== DATA_OFFSET) throw corrupt('data_offset', dataOffset, String(DATA_OFFSET));
     const slots = b.readUInt32LE(HEADER.slotCount);
+    if (slots < MIN_SLOTS || slots > MAX_SLOTS)
+      throw corrupt('slot_count', slots, `${MIN_SLOTS} to ${MAX_SLOTS}`);
+    const code = b.readUInt32LE(HEADER.format);
+    const format = formatFromCode(code);
+    if (!format) throw corrupt('format', code, 'a known pixel format code');
     const width = b.readUInt32LE(HEADER.width);
     const height = b.readUInt32LE(HEADER.height);
-    const slotSize = Number(b.readBigUInt64LE(HEADER.slotSize));
-    const geometry = format ? ringGeometry(width, height, format, slots) : null;
-    if (
-      !geometry ||
-      slots < MIN_SLOTS ||
-      slots > MAX_SLOTS ||
-      b.readUInt32LE(HEADER.dataOffset) !== DATA_OFFSET ||
-      b.readUInt32LE(HEADER.stride) !== geometry.stride ||
-      slotSize !== geometry.slotSize ||
-      geometry.size > size
-    ) {
-      throw new FrameBusError(
-        'EFORMAT',
-        `${what} has an inconsistent ring header (format, slot count or sizes do not match a ${size}-byte segment)`,
+    if (width < 1 || width > MAX_DIMENSION) throw corrupt('width', width, `1 to ${MAX_DIMENSION}`);
+    if (height < 1 || height > MAX_DIMENSION) throw corrupt('height', height, `1 to ${MAX_DIMENSION}`);
+    const geometry = ringGeometry(width, height, format, slots);
+    const stride = b.readUInt32LE(HEADER.stride);
+    if (stride !== geometry.stride)
+      throw corrupt('stride', stride, `${geometry.stride} (width x bytes per pixel, rounded up to 4)`);
+    const slotSize = b.readBigUInt64LE(HEADER.slotSize);
+    if (slotSize < BigInt(geometry.frameBytes) || slotSize % BigInt(LAYOUT_UNIT) !== 0n)
+      throw corrupt('slot_size', slotSize, `a multiple of ${LAYOUT_UNIT} of at least stride x height`);
+    const end = BigInt(DATA_OFFSET) + BigInt(slots) * slotSize;
+    if (end > BigInt(size)) {
+      throw corruptRing(
+        what,
+        `its ${slots} slots of ${slotSize} bytes end at byte ${end}, past the end of the ${size}-byte segment`,
       );
     }
-    return geometry;
+    const state = this.state;
+    if (state !== STATE_LIVE && state !== STATE_CLOSED)
+      throw corrupt('state', state, '0 (live) or 1 (closed)');
+    const pid = this.producerPid;
+    if (!isPid(pid)) throw corrupt('producer_pid', pid, `a process id, 1 to ${MAX_PID}`);
+    // Within `size`, which is at most maxMappedSize: a safe integer.
+    return { ...geometry, slotSize: Number(slotSize), size: Number(end) };
   }
 
   get producerPid(): number {
@@ -259,6 +290,22 @@ export class RingLayout {
     Atomics.store(this.words, offset / 4, value);
   }
 }
+
+/** A ring that breaks the layout's rules: readers refuse it rather than read outside it. */
+export function corruptRing(what: string, detail: string): FrameBusError {
+  return new FrameBusError(
+    'EFORMAT',
+    `${what} has a corrupt ring header: ${detail}; nothing was read from it — its producer must create it again`,
+  );
+}
+
+/** Whether a producer_pid can be a process id at all. */
+export function isPid(pid: number): boolean {
+  return Number.isInteger(pid) && pid >= 1 && pid <= MAX_PID;
+}
+
+/** The largest ring segment: the whole of it is mapped into one Buffer. */
+export const MAX_RING_SIZE = maxMappedSize;
 
 /** Byte offset of a slot's payload in the segment. */
 export function payloadOffset(geometry: RingGeometry, slot: number): number {

@@ -42,7 +42,8 @@ export function futexWakeAll(address: bigint): void {
 
 /** Whether a process exists (kill(pid, 0)); EPERM, another user's process, counts as alive. */
 export function processExists(pid: number): boolean {
-  if (pid <= 0) return false;
+  // 0 and negative pids name process groups, and kill() throws on values past int: none is a producer.
+  if (!Number.isInteger(pid) || pid <= 0 || pid > 0x7fffffff) return false;
   try {
     process.kill(pid, 0);
     return true;

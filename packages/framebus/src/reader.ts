@@ -3,8 +3,19 @@
 // sequence futex, and ends when the producer closes, dies, or the ring is removed.
 import type { Attachment, Segment } from '@xshm/shm';
 import { FrameBusError } from './errors';
-import { formatFromCode, type PixelFormat } from './format';
-import { HEADER, NO_FRAME, payloadOffset, type RingGeometry, RingLayout, STATE_CLOSED } from './layout';
+import { formatCode, type PixelFormat } from './format';
+import {
+  corruptRing,
+  HEADER,
+  isPid,
+  MAX_PID,
+  NO_FRAME,
+  payloadOffset,
+  type RingGeometry,
+  RingLayout,
+  STATE_CLOSED,
+  STATE_LIVE,
+} from './layout';
 import { addressOf, processExists } from './libc';
 import { trackOnExit, untrackOnExit } from './lifetime';
 import { SequenceWaiter } from './waiter';
@@ -128,17 +139,14 @@ export class FrameReader implements Disposable {
     this.#assertOpen('peek()');
     const layout = this.#layout;
     for (let attempt = 0; attempt < MAX_READ_ATTEMPTS; attempt++) {
-      const slot = layout.latest;
+      const slot = this.#latestSlot();
       if (slot === NO_FRAME) return null;
       const seq = layout.slotSeq(slot);
       if (seq === 0 || seq & 1) continue;
-      const descriptor = this.#checkedDescriptor(slot);
+      const descriptor = this.#checkedDescriptor(slot, seq);
+      if (!descriptor) continue;
       const offset = payloadOffset(this.#geometry, slot);
-      const data = this.#attachment.buffer.subarray(
-        offset,
-        offset + (descriptor ? descriptor.stride * descriptor.height : 0),
-      );
-      if (!descriptor || layout.slotSeq(slot) !== seq) continue;
+      const data = this.#attachment.buffer.subarray(offset, offset + this.#geometry.frameBytes);
       return {
         ...descriptor,
         data,
@@ -205,7 +213,12 @@ export class FrameReader implements Disposable {
    */
   close(): void {
     if (this.#closed) return;
-    const producerEnd = this.#producerEnd();
+    let producerEnd: RingEnd | null = null;
+    try {
+      producerEnd = this.#producerEnd();
+    } catch {
+      // A corrupt header: detach all the same, and leave the segment to its owner.
+    }
     this.#closed = true;
     this.#end ??= { reason: 'reader-closed', message: `${this.#what}: reader closed` };
     untrackOnExit(this);
@@ -223,7 +236,7 @@ export class FrameReader implements Disposable {
     const layout = this.#layout;
     const copied = this.#copied;
     for (let attempt = 0; attempt < MAX_READ_ATTEMPTS; attempt++) {
-      const slot = layout.latest;
+      const slot = this.#latestSlot();
       if (slot === NO_FRAME) return null;
       const seq = layout.slotSeq(slot);
       if (seq === 0 || seq & 1) continue;
@@ -233,38 +246,70 @@ export class FrameReader implements Disposable {
         // Nothing newer; or latest() asked twice for the frame already in our buffer: no second copy.
         return number <= after ? null : copied;
       }
-      const descriptor = this.#checkedDescriptor(slot);
+      const descriptor = this.#checkedDescriptor(slot, seq);
       if (!descriptor) continue;
       const offset = payloadOffset(this.#geometry, slot);
-      this.#attachment.buffer.copy(this.#copy, 0, offset, offset + descriptor.stride * descriptor.height);
+      this.#attachment.buffer.copy(this.#copy, 0, offset, offset + this.#geometry.frameBytes);
       if (layout.slotSeq(slot) !== seq) continue; // rewritten while we copied: take the newer one
-      this.#copied = { ...descriptor, data: this.#copy.subarray(0, descriptor.stride * descriptor.height) };
+      this.#copied = { ...descriptor, data: this.#copy };
       return this.#copied;
     }
     return null;
   }
 
-  /** A slot's descriptor when it is plausible for this ring (a torn read may not be). */
-  #checkedDescriptor(slot: number): Omit<Frame, 'data'> | null {
+  /** `latest`, checked against the slot count read at open: a slot past it would lie outside the segment. */
+  #latestSlot(): number {
+    const slot = this.#layout.latest;
+    if (slot !== NO_FRAME && slot >= this.#geometry.slots) {
+      throw corruptRing(
+        this.#what,
+        `latest is ${slot}; it must be below slot_count ${this.#geometry.slots} or 0xffffffff`,
+      );
+    }
+    return slot;
+  }
+
+  /**
+   * A slot's descriptor, checked against the ring (in version 1 a slot holds a frame of the ring's own
+   * format, size and stride). Null when the slot changed while it was read (a torn read, retried); a
+   * descriptor that is wrong while its seq held still is a corrupt ring.
+   */
+  #checkedDescriptor(slot: number, seq: number): Omit<Frame, 'data'> | null {
     const d = this.#layout.readDescriptor(slot);
-    const format = formatFromCode(d.format);
-    if (!format || d.bytes > this.#geometry.frameBytes || d.stride * d.height !== d.bytes) return null;
+    const g = this.#geometry;
+    const wrong =
+      d.format !== formatCode(g.format)
+        ? `format 0x${d.format.toString(16)}, not the ring's ${g.format}`
+        : d.width !== g.width || d.height !== g.height
+          ? `a ${d.width}x${d.height} frame in a ${g.width}x${g.height} ring`
+          : d.stride !== g.stride
+            ? `stride ${d.stride}, not the ring's ${g.stride}`
+            : d.bytes !== g.frameBytes
+              ? `${d.bytes} bytes, not stride x height = ${g.frameBytes}`
+              : null;
+    if (this.#layout.slotSeq(slot) !== seq) return null;
+    if (wrong) throw corruptRing(this.#what, `slot ${slot} describes ${wrong}`);
     return {
       sequence: d.frame,
       timestamp: d.timestamp,
       width: d.width,
       height: d.height,
       stride: d.stride,
-      format,
+      format: g.format,
     };
   }
 
   /** Why the producer will send nothing more, or null while it lives. */
   #producerEnd(): RingEnd | null {
-    if (this.#layout.state === STATE_CLOSED) {
+    const state = this.#layout.state;
+    if (state === STATE_CLOSED) {
       return { reason: 'producer-closed', message: `${this.#what}: its producer closed the ring` };
     }
+    if (state !== STATE_LIVE)
+      throw corruptRing(this.#what, `state is ${state}; it must be 0 (live) or 1 (closed)`);
     const pid = this.#layout.producerPid;
+    if (!isPid(pid))
+      throw corruptRing(this.#what, `producer_pid is ${pid}; it must be a process id, 1 to ${MAX_PID}`);
     if (!processExists(pid)) {
       return {
         reason: 'producer-died',

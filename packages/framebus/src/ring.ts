@@ -4,9 +4,9 @@ import { type Attachment, Segment, ShmError } from '@xshm/shm';
 import { FrameBusError } from './errors';
 import { bytesPerPixel, formatCode, isPixelFormat, PIXEL_FORMATS, type PixelFormat } from './format';
 import {
-  DATA_OFFSET,
   HEADER,
-  MAGIC,
+  MAX_DIMENSION,
+  MAX_RING_SIZE,
   MAX_SLOTS,
   MIN_SLOTS,
   NO_FRAME,
@@ -16,10 +16,11 @@ import {
   ringGeometry,
   STATE_CLOSED,
 } from './layout';
-import { addressOf, futexWakeAll, processExists } from './libc';
+import { addressOf, futexWakeAll } from './libc';
 import { trackOnExit, untrackOnExit } from './lifetime';
 import { checkKey, checkName, ringKey } from './name';
 import { FrameReader } from './reader';
+import { reclaimAbandoned, reclaimStale, tooLargeToMap } from './reclaim';
 
 /** Where a ring is: a name (hashed to a key, README "Names and keys") or a raw SysV key. */
 export type RingAddress = { name: string; key?: undefined } | { key: number; name?: undefined };
@@ -57,8 +58,6 @@ export interface SlotClaim {
   cancel(): void;
 }
 
-const MAX_DIMENSION = 32767; // X11's coordinate limit; a frame beyond it has no source here
-
 export class FrameRing implements Disposable {
   readonly name: string | null;
   readonly key: number;
@@ -67,7 +66,7 @@ export class FrameRing implements Disposable {
   readonly stride: number;
   readonly format: PixelFormat;
   readonly slots: number;
-  /** Bytes between slot payloads (a multiple of 4096). */
+  /** Bytes between slot payloads (whole pages, a multiple of 4096). */
   readonly slotSize: number;
   /** Bytes of the whole segment. */
   readonly size: number;
@@ -133,12 +132,20 @@ export class FrameRing implements Disposable {
       );
     }
     const geometry = ringGeometry(width, height, format, slots);
+    if (geometry.size > MAX_RING_SIZE) {
+      throw new FrameBusError(
+        'EINVAL',
+        `a ${width}x${height} ${format} ring of ${slots} slots needs ${geometry.size} bytes; a ring is mapped whole ` +
+          `into one Buffer, at most ${MAX_RING_SIZE} bytes on this Node: give fewer slots or smaller frames`,
+      );
+    }
+    reclaimAbandoned();
     let segment: Segment;
     try {
       segment = Segment.create(geometry.size, { key: where.key, mode, exclusive: true });
     } catch (error) {
       if (!(error instanceof ShmError && error.code === 'EEXIST')) throw error;
-      reclaimStale(where);
+      reclaimStale(where.key, where.what);
       segment = Segment.create(geometry.size, { key: where.key, mode, exclusive: true });
     }
     let attachment: Attachment;
@@ -154,6 +161,7 @@ export class FrameRing implements Disposable {
   /** Opens the ring `name` (or `key`) for reading. ENOENT when there is none. */
   static open(options: RingAddress): FrameReader {
     const where = resolveAddress(options);
+    reclaimAbandoned();
     let segment: Segment;
     try {
       segment = Segment.open({ key: where.key });
@@ -169,6 +177,8 @@ export class FrameRing implements Disposable {
       }
       throw error;
     }
+    const tooLarge = tooLargeToMap(segment, where.what);
+    if (tooLarge) throw tooLarge;
     const attachment = segment.attach({ readOnly: true });
     try {
       const geometry = new RingLayout(attachment.buffer).readGeometry(segment.size, where.what);
@@ -227,16 +237,24 @@ export class FrameRing implements Disposable {
           `needs a Uint8Array of ${stride * this.height} bytes (stride at least ${rowBytes}); got ${length < 0 ? 'no Uint8Array' : `${length} bytes`}`,
       );
     }
+    const timestamp = frame.timestamp ?? process.hrtime.bigint();
+    this.#checkTimestamp('publish()', timestamp);
     const claim = this.claim();
-    const source = Buffer.from(frame.data.buffer, frame.data.byteOffset, frame.data.byteLength);
-    if (stride === this.stride) {
-      source.copy(claim.data, 0, 0, this.stride * this.height);
-    } else {
-      for (let row = 0; row < this.height; row++) {
-        source.copy(claim.data, row * this.stride, row * stride, row * stride + rowBytes);
+    try {
+      const source = Buffer.from(frame.data.buffer, frame.data.byteOffset, frame.data.byteLength);
+      if (stride === this.stride) {
+        source.copy(claim.data, 0, 0, this.stride * this.height);
+      } else {
+        for (let row = 0; row < this.height; row++) {
+          source.copy(claim.data, row * this.stride, row * stride, row * stride + rowBytes);
+        }
       }
+    } catch (error) {
+      // Whatever failed, the slot goes back: a claim left open would refuse every later frame.
+      claim.cancel();
+      throw error;
     }
-    return claim.commit(frame.timestamp === undefined ? undefined : { timestamp: frame.timestamp });
+    return claim.commit({ timestamp });
   }
 
   /** Marks the ring closed (readers end at once), removes it and detaches. Idempotent. */
@@ -261,6 +279,8 @@ export class FrameRing implements Disposable {
   /** @internal Claim.commit() */
   commitClaim(claim: Claim, timestamp: bigint): number {
     this.#checkClaim(claim, 'commit()');
+    // Checked before anything is written: the claim stays open, to commit again or cancel.
+    this.#checkTimestamp('commit()', timestamp);
     const layout = this.#layout;
     const frame = ++this.#frames;
     layout.writeDescriptor(claim.slot, {
@@ -314,11 +334,25 @@ export class FrameRing implements Disposable {
     }
   }
 
+  #checkTimestamp(call: string, timestamp: unknown): void {
+    if (typeof timestamp !== 'bigint' || timestamp < 0n || timestamp > MAX_U64) {
+      const got =
+        typeof timestamp === 'bigint' ? `${timestamp}n` : `${typeof timestamp} ${String(timestamp)}`;
+      throw new FrameBusError(
+        'EINVAL',
+        `${call} on ${this.#what}: timestamp must be a bigint from 0 to 2^64 - 1 (CLOCK_MONOTONIC nanoseconds, ` +
+          `as process.hrtime.bigint() gives); got ${got}`,
+      );
+    }
+  }
+
   #assertOpen(call: string): void {
     if (this.#closed)
       throw new FrameBusError('ECLOSED', `${call} on ${this.#what}, which is closed: create the ring again`);
   }
 }
+
+const MAX_U64 = 2n ** 64n - 1n;
 
 /** One per slot, made once: claiming allocates nothing. */
 class Claim implements SlotClaim {
@@ -378,45 +412,4 @@ function checkDimension(what: string, value: unknown): void {
       `${what} ${String(value)} is out of range: give an integer from 1 to ${MAX_DIMENSION}`,
     );
   }
-}
-
-/**
- * A segment already holds this key. Remove it when it is a ring nobody produces any more
- * (its producer closed it or died); refuse a live ring and anything that is not a ring.
- */
-function reclaimStale(where: Where): void {
-  const segment = Segment.open({ key: where.key });
-  const info = segment.stat();
-  const attachment = segment.attach({ readOnly: true });
-  let producerPid: number;
-  let magic: number;
-  let closed: boolean;
-  try {
-    const layout = new RingLayout(attachment.buffer);
-    magic = attachment.buffer.length >= DATA_OFFSET ? layout.magic : -1;
-    producerPid = magic === MAGIC ? layout.producerPid : info.cpid;
-    closed = magic === MAGIC && layout.state === STATE_CLOSED;
-  } finally {
-    attachment.detach();
-  }
-  if (magic !== MAGIC && magic !== 0) {
-    throw new FrameBusError(
-      'EFORMAT',
-      `${where.what}: segment ${segment.id} with that key is not a frame ring; another program owns it — pick another name or key (ipcs -m lists it)`,
-    );
-  }
-  if (magic !== MAGIC && processExists(producerPid)) {
-    throw new FrameBusError(
-      'EBUSY',
-      `${where.what}: segment ${segment.id} with that key holds no ring header yet and its creator (pid ${producerPid}) lives: ` +
-        'either a producer is starting right now, or another program owns the key — retry, or pick another name',
-    );
-  }
-  if (!closed && processExists(producerPid)) {
-    throw new FrameBusError(
-      'EBUSY',
-      `${where.what} is already produced by pid ${producerPid}: stop that producer or pick another name`,
-    );
-  }
-  segment.destroy();
 }

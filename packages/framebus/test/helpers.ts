@@ -3,6 +3,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
+import { FrameRing } from '../src/index';
 
 const RUN_TS = path.join(__dirname, '../../../scripts/run-ts.cjs');
 /** Debian's Python, which has sysv_ipc (python3 on PATH may be pyenv's, without it). */
@@ -117,4 +118,30 @@ export function segmentKeys(): number[] {
 /** A ring name no other test run uses at the same time. */
 export function uniqueName(label: string): string {
   return `test-${label}-${process.pid}-${Math.floor(Math.random() * 1e6)}`;
+}
+
+/**
+ * Polls `check` every 20 ms until it returns true, or fails after `timeoutMs` saying what it waited
+ * for: tests wait for a state, never for a time.
+ */
+export async function waitUntil(check: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`gave up after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** Waits until the ring `name` has committed frame `frame` (read through a reader of this process). */
+export async function waitForFrame(name: string, frame: number, timeoutMs = 30_000): Promise<void> {
+  const reader = FrameRing.open({ name });
+  try {
+    await waitUntil(
+      () => (reader.latest()?.sequence ?? 0) >= frame,
+      `frame ${frame} of ring "${name}"`,
+      timeoutMs,
+    );
+  } finally {
+    reader.close();
+  }
 }
