@@ -2,8 +2,9 @@
 // @xshm/framebus ring that any process can read. Zero-copy when the X server can attach the ring's
 // segment: ShmGetImage writes each frame straight into the claimed slot, and no pixel passes
 // through JavaScript. Damage-driven: no new frame while nothing on screen changes.
-import type { FrameRing, PixelFormat as RingFormat } from '@xshm/framebus';
+import type { FrameRing } from '@xshm/framebus';
 import type { CaptureOptions } from '@xshm/mit-shm';
+import { fourccOf } from '@xshm/mit-shm/format';
 import type { Command } from 'commander';
 import { interruptScope, sleep } from '../lifecycle';
 import {
@@ -17,7 +18,7 @@ import {
   UsageError,
 } from '../options';
 import { type DamageCapableClient, DamageWatch } from '../web/damage';
-import { connectDisplay, type Display, type PixelLayout } from '../xdisplay';
+import { connectDisplay, type Display } from '../xdisplay';
 
 export interface ShareOptions extends SelectionOptions {
   name?: string;
@@ -49,15 +50,21 @@ export async function share(options: ShareOptions): Promise<number> {
     // One ordinary capture tells the size and format of what is shared (a window or monitor has no
     // cheaper way to tell), and proves the selection is valid before any ring exists.
     const first = await display.capture(selection);
-    const { width, height } = first;
-    const format = ringFormat(first.format);
+    const { width, height, stride } = first;
+    const format = fourccOf(first.format);
     first.release();
+    if (!format) {
+      throw new Error(
+        `share: the display's pixels are ${first.format.channels} (${first.format.bitsPerPixel} bpp, depth ${first.format.depth}), ` +
+          'which a frame ring has no code for — use a depth 24, 32 or 16 display',
+      );
+    }
     const { FrameRing } = require('@xshm/framebus') as typeof import('@xshm/framebus');
     ring = FrameRing.create({ name: options.name, width, height, format, slots: options.slots ?? 3 });
 
     // Every later capture has exactly this size, so a frame can never spill out of its slot.
     const fixed = { ...selection, x: selection.x ?? 0, y: selection.y ?? 0, width, height };
-    const pipe = await openPipe(display, ring, fixed);
+    const pipe = await openPipe(display, ring, fixed, stride);
     detach = pipe.detach;
     const { path, why } = pipe;
 
@@ -114,9 +121,17 @@ type Selection = Omit<CaptureOptions, 'cursor'>;
  * Zero-copy when the X server can attach the ring's SysV segment; otherwise a capture into
  * mit-shm's own buffer and one copy into the ring per frame, and the reason.
  */
-async function openPipe(display: Display, ring: FrameRing, selection: Selection): Promise<Pipe> {
+async function openPipe(
+  display: Display,
+  ring: FrameRing,
+  selection: Selection,
+  captureStride: number,
+): Promise<Pipe> {
   let why: string;
-  if (display.shm.available && display.shm.transport === 'sysv') {
+  if (captureStride !== ring.stride) {
+    // ShmGetImage writes rows at the server's scanline pad; a slot's rows are the ring's stride.
+    why = `the server's rows are ${captureStride} bytes and the ring's ${ring.stride}, so a capture cannot land in a slot`;
+  } else if (display.shm.available && display.shm.transport === 'sysv') {
     try {
       const handle = await display.attachSegment(ring.segment);
       return {
@@ -155,23 +170,6 @@ async function openPipe(display: Display, ring: FrameRing, selection: Selection)
     },
     detach() {},
   };
-}
-
-/** The ring format of a captured layout: rings carry 32-bit BGRX/BGRA and 16-bit RGB565. */
-function ringFormat(format: PixelLayout): RingFormat {
-  switch (format.channels) {
-    case 'BGRX':
-      return 'BGRX';
-    case 'BGRA':
-      return 'BGRA';
-    case 'RGB565':
-      return 'RG16';
-    default:
-      throw new Error(
-        `share: the display's pixels are ${format.channels} (${format.bitsPerPixel} bpp, depth ${format.depth}); ` +
-          'a frame ring carries BGRX, BGRA or RGB565 — use a depth 24, 32 or 16 display',
-      );
-  }
 }
 
 /** On a terminal, a status line with the frames published, once a second; returns its stop. */

@@ -2,7 +2,8 @@
 // Zero-copy: the ring's segment is attached to this display too, and ShmPutImage reads each frame
 // straight from its slot, so from capture on one display to presentation on another no pixel passes
 // through JavaScript. A frame the producer started to overwrite during the put is put again.
-import type { FrameReader, FrameView } from '@xshm/framebus';
+import type { FrameReader, FrameView, PixelFormat } from '@xshm/framebus';
+import { fourccOf } from '@xshm/mit-shm/format';
 import type { Command } from 'commander';
 import { interruptScope } from '../lifecycle';
 import { action, addDisplayOption, EXIT_OK, fail, UsageError } from '../options';
@@ -93,13 +94,11 @@ export async function show(options: ShowOptions): Promise<number> {
 }
 
 /** The depth to put a ring's frames at on `display`: its pixels must be the display's own layout. */
-function depthFor(format: string, display: Display): number {
+function depthFor(format: PixelFormat, display: Display): number {
   const layout: PixelLayout = display.format;
-  const matches =
-    (format === 'BGRX' && layout.channels === 'BGRX') ||
-    (format === 'BGRA' && (layout.channels === 'BGRA' || layout.channels === 'BGRX')) ||
-    (format === 'RG16' && layout.channels === 'RGB565');
-  if (!matches) {
+  const own = fourccOf(display.format);
+  // BGRA frames go to a BGRX display as they are: it ignores the fourth byte.
+  if (own !== format && !(format === 'BGRA' && own === 'BGRX')) {
     throw new Error(
       `the ring holds ${format} frames and ${display.name} is depth ${layout.depth} (${layout.channels}); ` +
         'show puts frames as they are, with no conversion: use a display of the same depth as the shared one',
