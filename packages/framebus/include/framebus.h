@@ -19,7 +19,8 @@
  * Reading the newest frame (a seqlock; the producer never waits for readers):
  *   1. i = load_acquire(header->latest); if i == FRAMEBUS_NO_FRAME there is none yet;
  *      framebus_check_latest(): i must be below the checked slot_count, else the ring is corrupt.
- *   2. s1 = load_acquire(slots[i].seq); if s1 is odd or 0, start again.
+ *   2. s1 = load_acquire(slots[i].seq); if s1 is odd or 0, start again, a bounded number of
+ *      times (a seq that stays odd is a producer that died mid-write, or corruption).
  *   3. copy the descriptor out; framebus_check_slot() against the checked header (format, width,
  *      height, stride, bytes equal the ring's); copy the payload from
  *      framebus_payload(segment, &checked, i), checked.stride * checked.height bytes.
