@@ -38,6 +38,7 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 // ---- bookkeeping -------------------------------------------------------------------------------
 
 const results = new Map(); // kind -> { tried, held, leaked, failures: string[] }
+let swept = 0; // rings of killed producers removed by the sweep every FrameRing.create/open runs
 function record(kind, held, leaked, detail) {
   const row = results.get(kind) ?? { tried: 0, held: 0, leaked: 0, failures: [] };
   row.tried++;
@@ -70,7 +71,13 @@ function segments() {
 async function leftBy(pids) {
   const deadline = Date.now() + 3000;
   for (;;) {
-    framebus.reclaimAbandoned(); // what the next framebus user does first
+    const ours = new Set(
+      segments()
+        .filter((segment) => pids.has(segment.cpid))
+        .map((segment) => segment.id),
+    );
+    // What the next framebus user does first; counted, since without it these rings would stay.
+    swept += framebus.reclaimAbandoned().filter((id) => ours.has(id)).length;
     const left = segments().filter((segment) => pids.has(segment.cpid));
     if (left.length === 0 || Date.now() > deadline) {
       for (const segment of left) spawnSync('ipcrm', ['-m', String(segment.id)]); // not the next round's
@@ -389,6 +396,7 @@ async function main() {
   console.log(
     `${'total'.padEnd(width)}  ${String(total[0]).padStart(5)}  ${String(total[1]).padStart(4)}  ${String(total[2]).padStart(6)}`,
   );
+  console.log(`rings left by killed producers and removed by the next framebus call's sweep: ${swept}`);
   console.log(
     `seed ${firstSeed} (FAULT_SEED=${firstSeed} repeats it), ${((Date.now() - started) / 1000).toFixed(1)} s (${timings.join(', ')})`,
   );
