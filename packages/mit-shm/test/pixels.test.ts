@@ -16,6 +16,7 @@ import {
   rgbOf,
   setMonitor,
 } from './helpers';
+import { sessionOf } from '../src/session';
 
 const WIDTH = 320;
 
@@ -132,12 +133,12 @@ describe.each([24, 16])('depth %i', (depth) => {
       else expect(firstDifference(part, expected, 31)).toBeNull();
       if (transport === 'socket') {
         // Strips: with a request limit of 1000 bytes the 90x70 image goes as many PutImage requests.
-        const limit = d.wire.setup.max_request_length;
-        d.wire.setup.max_request_length = 250;
+        const limit = sessionOf(d).wire.setup.max_request_length;
+        sessionOf(d).wire.setup.max_request_length = 250;
         try {
           await image.put(d.root, { x: 100, y: 50 });
         } finally {
-          d.wire.setup.max_request_length = limit;
+          sessionOf(d).wire.setup.max_request_length = limit;
         }
         const strips = importRGB(xvfb.display, { x: 100, y: 50, width: 90, height: 70 });
         if (depth === 16) expect(firstDifference(quantize565(strips), quantize565(picture), 90)).toBeNull();
@@ -166,7 +167,7 @@ describe.each([24, 16])('depth %i', (depth) => {
     } finally {
       image.dispose();
       window.destroy();
-      await d.wire.sync();
+      await sessionOf(d).wire.sync();
     }
   });
 
