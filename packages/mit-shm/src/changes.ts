@@ -49,6 +49,8 @@ export interface ChangeWatch extends Disposable {
 
 /** DamageSubtract with repair = None and parts = None: empty the whole damage. */
 const NONE = 0;
+/** The core StructureNotify event mask bit. */
+const STRUCTURE_NOTIFY = 0x20000;
 
 export async function watchChanges(session: Session, options: WatchOptions): Promise<ChangeWatch> {
   const wire = session.wire;
@@ -77,11 +79,24 @@ class DamageWatch implements ChangeWatch {
   readonly #onEvent: (ev: X11Event) => void;
   readonly #onLost: () => void;
 
-  private constructor(session: Session, extension: DamageExtension, damage: number, rectangles: boolean) {
+  private constructor(
+    session: Session,
+    extension: DamageExtension,
+    damage: number,
+    drawable: number,
+    rectangles: boolean,
+  ) {
     this.#session = session;
     this.#extension = extension;
     this.#damage = damage;
     this.#onEvent = (ev) => {
+      if (ev.name === 'DestroyNotify' && ev.wid === drawable) {
+        // The server destroys the Damage with its window, and no damage will come: wake the waiter, whose
+        // next capture then fails with the window's BadWindow/BadDrawable instead of waiting forever.
+        this.#pending = true;
+        this.#wake?.();
+        return;
+      }
       if (ev.name !== 'DamageNotify' || (ev as DamageNotifyEvent).damage !== damage) return;
       if (rectangles) {
         const { x, y, w, h } = (ev as DamageNotifyEvent).area;
@@ -104,13 +119,21 @@ class DamageWatch implements ChangeWatch {
     const wire = session.wire;
     const damage = wire.allocId();
     const level = rectangles ? extension.ReportLevel.DeltaRectangles : extension.ReportLevel.NonEmpty;
-    const watch = new DamageWatch(session, extension, damage, rectangles);
+    const watch = new DamageWatch(session, extension, damage, drawable, rectangles);
     try {
       await wire.checked(
         'DamageCreate',
         () => extension.Create(damage, drawable, level),
         () => `drawable=0x${drawable.toString(16)}`,
       );
+      // Hear of the window's end (DestroyNotify); our selection on it is ours alone. A pixmap has no such
+      // event and answers BadWindow, which is fine.
+      if (drawable !== session.root)
+        wire
+          .checked('ChangeWindowAttributes', () =>
+            wire.client.ChangeWindowAttributes(drawable, { eventMask: STRUCTURE_NOTIFY }),
+          )
+          .catch(() => {});
     } catch (err) {
       watch.#closed = true;
       wire.client.removeListener('event', watch.#onEvent);

@@ -370,6 +370,7 @@ export interface X11Client extends EventEmitter {
     cb?: VoidCallback,
   ): void;
   DestroyWindow(wid: number, cb?: VoidCallback): void;
+  ChangeWindowAttributes(wid: number, values: Record<string, number>, cb?: VoidCallback): void;
   MapWindow(wid: number, cb?: VoidCallback): void;
   ChangeProperty(
     mode: number,
