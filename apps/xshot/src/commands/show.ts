@@ -44,7 +44,14 @@ export async function show(options: ShowOptions): Promise<number> {
     });
     const target = window;
     window.on('close', () => closed.abort());
-    const stop = AbortSignal.any([closed.signal, scope.signal]);
+    // The display dying ends show even while the shared screen is still (no put would fail meanwhile).
+    const gone = new AbortController();
+    let lost: Error | undefined;
+    void display.lost.then((error) => {
+      lost = error;
+      gone.abort();
+    });
+    const stop = AbortSignal.any([closed.signal, scope.signal, gone.signal]);
     process.stderr.write(
       `xshot: showing ring "${options.name}" (${reader.width}x${reader.height} ${reader.format}) on ${display.name}: ` +
         "zero-copy, ShmPutImage from the ring's segment. Close the window or Ctrl-C to stop.\n",
@@ -73,7 +80,13 @@ export async function show(options: ShowOptions): Promise<number> {
     window.on('expose', (event: { count: number }) => {
       if (event.count === 0) paint().catch(() => {}); // a failing put fails the next frame's paint too
     });
-    for await (const _ of reader.views({ signal: stop })) await paint();
+    try {
+      for await (const _ of reader.views({ signal: stop })) await paint();
+    } catch (error) {
+      if (!display.closed) throw error;
+      lost ??= error as Error;
+    }
+    if (lost) return fail(`show: the X server at ${display.name} went away (${lost.message})`);
     const end = reader.end;
     if (
       end &&
