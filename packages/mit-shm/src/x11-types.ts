@@ -404,7 +404,7 @@ export interface CreateClientOptions {
   disableBigRequests?: boolean;
 }
 
-/** The part of the module itself we call: `require('x11')` is cast to this in connect.ts, the one place. */
+/** The part of the module itself we call: connect.ts, the one place that loads x11, casts it to this. */
 export interface X11Module {
   createClient(
     options: CreateClientOptions,
