@@ -21,7 +21,7 @@ export type TransportChoice = 'auto' | TransportName;
 export interface ConnectOptions {
   /** The display, e.g. ':0' or 'host:1'. Default: $DISPLAY. */
   display?: string;
-  /** Force a transport. Default: $XSHM_TRANSPORT, else 'auto' (memfd, then sysv, then socket). */
+  /** Force a transport. Default: $XSHM_TRANSPORT, else 'auto' (sysv, then memfd, then socket). */
   transport?: TransportChoice;
   /** Give up connecting after this many milliseconds. Default 5000. */
   timeout?: number;
