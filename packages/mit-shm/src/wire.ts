@@ -45,6 +45,8 @@ export class Wire {
   /** Resolves when the connection ends other than by close(): the server died or dropped us. */
   readonly lost: Promise<XConnectionError>;
   private reportLost: (err: XConnectionError) => void = () => {};
+  /** close() has begun. */
+  private closing = false;
   private readonly pending = new Set<Settle>();
   private readonly completions = new Map<number, { resolve(): void; reject(err: Error): void }>();
   private readonly extensionErrors = new Map<number, string>();
@@ -73,8 +75,12 @@ export class Wire {
       this.completions.delete(ev.seq);
       waiter.resolve();
     });
+    // The end of a connection we are closing ourselves is not a loss.
     const onGone = (): void =>
-      this.fail(new XConnectionError(displayName, `X display ${displayName} closed the connection`));
+      this.fail(
+        new XConnectionError(displayName, `X display ${displayName} closed the connection`),
+        this.closing,
+      );
     client.on('end', onGone);
     client.stream?.on('close', onGone);
   }
@@ -414,6 +420,7 @@ export class Wire {
 
   close(): Promise<void> {
     if (this.closedError) return Promise.resolve();
+    this.closing = true;
     return new Promise<void>((resolve) => {
       const done = (): void => {
         clearTimeout(timer);
