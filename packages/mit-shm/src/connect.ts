@@ -7,11 +7,11 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { Display, type ShmInfo } from './display';
 import { XConnectionError } from './errors';
-import { pixelFormat, strideOf } from './format';
 import { Session } from './session';
 import { MemfdTransport } from './transport/memfd';
 import { SocketTransport } from './transport/socket';
 import { SysvTransport } from './transport/sysv';
+import { prove } from './transport/prove';
 import { TRANSPORTS, type Transport, type TransportName } from './transport/transport';
 import { Wire } from './wire';
 import type { X11Client, X11Display, X11Module } from './x11-types';
@@ -21,7 +21,7 @@ export type TransportChoice = 'auto' | TransportName;
 export interface ConnectOptions {
   /** The display, e.g. ':0' or 'host:1'. Default: $DISPLAY. */
   display?: string;
-  /** Force a transport. Default: $XSHM_TRANSPORT, else 'auto' (sysv, then memfd, then socket). */
+  /** Force a transport. Default: $XSHM_TRANSPORT, else 'auto' (memfd, then sysv, then socket). */
   transport?: TransportChoice;
   /** Give up connecting after this many milliseconds. Default 5000. */
   timeout?: number;
@@ -171,7 +171,9 @@ async function chooseTransport(
   if (requested === 'socket') return socket('transport "socket" was requested');
 
   const reasons: string[] = [];
-  const candidates: TransportName[] = requested === 'auto' ? ['sysv', 'memfd'] : [requested];
+  // memfd first: the server gets a private descriptor, where a SysV id is world-readable and any client of
+  // the display could ask the server to attach it (see the README's trust model). Equally fast (`pnpm bench`).
+  const candidates: TransportName[] = requested === 'auto' ? ['memfd', 'sysv'] : [requested];
   for (const name of candidates) {
     const why = unusable(wire, name);
     if (why) {
@@ -215,49 +217,4 @@ function unusable(wire: Wire, name: TransportName): string | null {
     if (!fdCapable) return 'this runtime cannot pass file descriptors over the X socket';
   }
   return null;
-}
-
-/**
- * A transport works when the server writes into our memory what we know is there: put a pattern into a
- * 2x1 pixmap with core PutImage, ShmGetImage it into a fresh segment, compare. An advertised extension, or
- * an attach that "succeeds" on another IPC namespace's segment with the same id, proves nothing.
- */
-async function prove(wire: Wire, transport: Transport): Promise<void> {
-  const screen = wire.screen;
-  const depth = screen.root_depth;
-  const format = pixelFormat(
-    { format: wire.setup.format, image_byte_order: wire.setup.image_byte_order },
-    depth,
-  );
-  const stride = strideOf(format, 2);
-  const backing = transport.allocate(4096);
-  const pixmap = wire.allocId();
-  const gc = wire.allocId();
-  try {
-    await backing.ready;
-    const pattern = Buffer.alloc(stride);
-    const bytes = format.bitsPerPixel / 8;
-    const nonce = (Math.random() * 0xffffffff) >>> 0;
-    const mask = (format.redMask | format.greenMask | format.blueMask) >>> 0;
-    const pixels = [(nonce & mask) >>> 0, (~nonce & mask) >>> 0];
-    pixels.forEach((p, i) => {
-      pattern.writeUIntLE(p, i * bytes, bytes);
-    });
-    backing.buffer.fill(0, 0, stride);
-    wire.client.CreatePixmap(pixmap, screen.root, depth, 2, 1);
-    wire.client.CreateGC(gc, pixmap, {});
-    wire.putImage(pixmap, gc, 2, 1, 0, 0, depth, pattern, () => {});
-    await wire.shmGetImage(pixmap, 0, 0, 2, 1, backing.shmseg, 0);
-    const seen = [0, 1].map((i) => (backing.buffer.readUIntLE(i * bytes, bytes) & mask) >>> 0);
-    if (seen[0] !== pixels[0] || seen[1] !== pixels[1])
-      throw new Error(
-        'the server attached a segment but wrote its pixels elsewhere (another IPC namespace?)',
-      );
-  } finally {
-    if (!wire.closed) {
-      wire.client.FreeGC(gc);
-      wire.client.FreePixmap(pixmap);
-    }
-    backing.release();
-  }
 }

@@ -37,7 +37,7 @@ export interface ShmInfo {
   transport: TransportName;
   /** The server offers pixmaps over shared memory (image.createPixmap()). */
   sharedPixmaps: boolean;
-  /** Why a preferred transport was not used (absent when the first choice works). */
+  /** Why a preferred transport was not used (absent when memfd, the first choice, works). */
   reason?: string;
 }
 
@@ -186,6 +186,7 @@ export class Display {
     const { wire, segments } = this.#session;
     wire.ensureOpen('attachSegment');
     checkInt('attachSegment', 'segment.id', segment.id, 0, 0x7fffffff);
+    await this.#session.sysvVisible('attachSegment');
     const shmseg = wire.allocId();
     try {
       await wire.shmAttach(shmseg, segment.id, !!options.readOnly);

@@ -5,6 +5,8 @@
 import type { Monitor, SegmentHandle, ShmInfo } from './display';
 import { type ImageLayout, type PixelFormat, pixelFormat } from './format';
 import { CaptureSlot, type ImageHost, type PutTarget, type ShmImage } from './image';
+import { prove } from './transport/prove';
+import { SysvTransport } from './transport/sysv';
 import { type Backing, pageRound, type Transport, type TransportName } from './transport/transport';
 import type { Wire } from './wire';
 
@@ -41,6 +43,7 @@ export class Session implements ImageHost {
   );
   readonly #captureSlots: CaptureSlot[] = [];
   readonly #gcs = new Map<number, number>();
+  #sysvProof: Promise<void> | null = null;
 
   constructor(wire: Wire, transport: Transport, shm: ShmInfo) {
     this.wire = wire;
@@ -149,6 +152,21 @@ export class Session implements ImageHost {
 
   freePixmap(pixmap: number): void {
     if (!this.wire.closed) this.wire.client.FreePixmap(pixmap);
+  }
+
+  /**
+   * Settles once the server is known to see this process's SysV segments (the sysv transport proved it at
+   * connect; otherwise one pattern round trip, ~2 ms, remembered). On another IPC namespace an id names
+   * somebody else's segment, and the server would read or write that one.
+   */
+  sysvVisible(where: string): Promise<void> {
+    if (this.#transport.name === 'sysv') return Promise.resolve();
+    this.#sysvProof ??= prove(this.wire, new SysvTransport(this.wire)).catch((err: unknown) => {
+      throw new Error(
+        `${where}: the X server does not see this process's SysV segments (${(err as Error).message}); attach from a process in the server's IPC namespace`,
+      );
+    });
+    return this.#sysvProof;
   }
 
   /** Follow `image` until it is disposed (or collected, the safety net). */

@@ -55,7 +55,7 @@ test('the wrong cookie: refused, with what to check', async () => {
 test('the right cookie from XAUTHORITY: connected, shared memory works', async () => {
   const d = await withXauthority(goodAuth, () => connect({ display }));
   try {
-    expect(d.shm.transport).toBe('sysv');
+    expect(d.shm.transport).toBe('memfd');
     expect((await d.capture()).width).toBe(64);
   } finally {
     await d.close();

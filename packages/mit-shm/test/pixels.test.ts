@@ -72,10 +72,11 @@ describe.each([24, 16])('depth %i', (depth) => {
     await xvfb?.stop();
   });
 
-  test('auto proves sysv first and reports the server', async () => {
+  test('auto proves memfd first (a private descriptor, no public id) and reports the server', async () => {
     const d = await connect({ display: xvfb.display });
     try {
-      expect(d.shm).toMatchObject({ available: true, transport: 'sysv', version: '1.2' });
+      expect(d.shm).toMatchObject({ available: true, transport: 'memfd', version: '1.2' });
+      expect(d.shm.reason).toBeUndefined();
       expect(d.depth).toBe(depth);
       expect(d.format.channels).toBe(depth === 24 ? 'BGRX' : 'RGB565');
       expect(d.format.bitsPerPixel).toBe(depth === 24 ? 32 : 16);

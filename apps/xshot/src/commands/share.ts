@@ -124,12 +124,13 @@ interface Pipe {
 type Selection = Omit<CaptureOptions, 'cursor'>;
 
 /**
- * Zero-copy when the X server can attach the ring's SysV segment; otherwise a capture into
- * mit-shm's own buffer and one copy into the ring per frame, and the reason.
+ * Zero-copy when the X server can attach the ring's SysV segment (it shares memory with us, by either
+ * transport, and sees our IPC namespace); otherwise a capture into mit-shm's own buffer and one copy
+ * into the ring per frame, and the reason.
  */
 async function openPipe(display: Display, ring: FrameRing, selection: Selection): Promise<Pipe> {
   let why: string;
-  if (display.shm.available && display.shm.transport === 'sysv') {
+  if (display.shm.available) {
     try {
       const handle = await display.attachSegment(ring.segment);
       return {
@@ -150,8 +151,6 @@ async function openPipe(display: Display, ring: FrameRing, selection: Selection)
     } catch (error) {
       why = `the X server could not attach the ring's segment (${(error as Error).message})`;
     }
-  } else if (display.shm.available) {
-    why = `${display.name} shares memory by ${display.shm.transport}, and the ring is a SysV segment it cannot see`;
   } else {
     why = `no shared memory with ${display.name}${display.shm.reason ? ` (${display.shm.reason})` : ''}`;
   }

@@ -26,14 +26,21 @@ export async function show(options: ShowOptions): Promise<number> {
     reader = FrameRing.open({ name: options.name });
     display = await connectDisplay(options.display);
     const depth = depthFor(reader.format, display);
-    if (!display.shm.available || display.shm.transport !== 'sysv') {
+    const advice = 'run show on a local display in the same IPC namespace as the producer';
+    if (!display.shm.available) {
       throw new Error(
-        `show puts frames straight from the ring's SysV segment, which ${display.name} cannot attach ` +
-          `(${display.shm.available ? `it shares memory by ${display.shm.transport}` : (display.shm.reason ?? 'no MIT-SHM')}); ` +
-          'run show on a local display in the same IPC namespace as the producer',
+        `show puts frames straight from the ring's SysV segment, and ${display.name} shares no memory with us ` +
+          `(${display.shm.reason ?? 'no MIT-SHM'}); ${advice}`,
       );
     }
-    const handle = await display.attachSegment({ id: reader.id, size: reader.size });
+    const here = display;
+    const handle = await display
+      .attachSegment({ id: reader.id, size: reader.size })
+      .catch((error: unknown) => {
+        throw new Error(
+          `${here.name} cannot attach the ring's SysV segment (${(error as Error).message}); ${advice}`,
+        );
+      });
     detach = () => handle.detach();
 
     const closed = new AbortController();
