@@ -4,6 +4,7 @@
 import { execFileSync } from 'node:child_process';
 import { connect, type Display, type Frame, type ShmImage, type Strip, startXvfb, type Xvfb } from '../src';
 import { toRGBA } from '../src/format';
+import { sessionOf } from '../src/session';
 import {
   cropRGB,
   fileRGB,
@@ -16,7 +17,6 @@ import {
   rgbOf,
   setMonitor,
 } from './helpers';
-import { sessionOf } from '../src/session';
 
 const WIDTH = 320;
 

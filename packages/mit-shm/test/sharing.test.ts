@@ -4,8 +4,8 @@
 import { execFileSync } from 'node:child_process';
 import { Segment } from '@xshm/shm';
 import { connect, type Display, startXvfb, toRGBA, type Xvfb } from '../src';
-import { firstDifference, importRGB, makePicture, paintRoot, rgbOf } from './helpers';
 import { sessionOf } from '../src/session';
+import { firstDifference, importRGB, makePicture, paintRoot, rgbOf } from './helpers';
 
 let a: Xvfb;
 let b: Xvfb;

@@ -3,8 +3,8 @@
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { connect, startXvfb } from '../src';
-import { FIXTURES, RUN_TS } from './helpers';
 import { sessionOf } from '../src/session';
+import { FIXTURES, RUN_TS } from './helpers';
 
 test('starts on a free display with the asked geometry, stops (twice) cleanly', async () => {
   const xvfb = await startXvfb({ width: 123, height: 45, depth: 16 });
