@@ -219,10 +219,25 @@ export interface TestXvfb {
 }
 
 /** Xvfb on a display number it picks itself (-displayfd), with -noreset so drawings persist. */
-export function startTestXvfb(width: number, height: number, depth: number): Promise<TestXvfb> {
+export function startTestXvfb(
+  width: number,
+  height: number,
+  depth: number,
+  extraArgs: string[] = [],
+): Promise<TestXvfb> {
   const child = spawn(
     'Xvfb',
-    ['-displayfd', '3', '-noreset', '-nolisten', 'tcp', '-screen', '0', `${width}x${height}x${depth}`],
+    [
+      '-displayfd',
+      '3',
+      '-noreset',
+      '-nolisten',
+      'tcp',
+      '-screen',
+      '0',
+      `${width}x${height}x${depth}`,
+      ...extraArgs,
+    ],
     { stdio: ['ignore', 'ignore', 'pipe', 'pipe'] },
   );
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));

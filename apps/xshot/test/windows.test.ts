@@ -162,7 +162,7 @@ test('demo with DISPLAY unset starts its own Xvfb, writes xshot-demo.png, and le
   expect(ran.code).toBe(0);
   const out = ran.stdout.toString();
   expect(out).toMatch(/private Xvfb on (:\d+)/);
-  expect(out).toMatch(/^transport: sysv/m);
+  expect(out).toMatch(/^transport: memfd/m);
   expect(out).toMatch(/^capture \(ShmGetImage 1280x720\): \d+ frames\/s/m);
   expect(out).toMatch(/^put \(ShmPutImage 640x400, waiting for completion\): \d+ frames\/s/m);
   expect(out).toMatch(

@@ -23,6 +23,9 @@ if (!existsSync(join(here, '../dist/index.js'))) {
   process.exit(1);
 }
 const { connect, startXvfb } = require('../dist/index.js');
+// The raw connection and an image's memory, which the package does not export: the floor measurement needs them.
+const { sessionOf } = require('../dist/session.js');
+const { backingOf } = require('../dist/image.js');
 const x11 = require('x11');
 
 /** Compile the C yardstick when missing or older than its source. */
@@ -145,10 +148,11 @@ async function x11Bare(displayName) {
   const display = await connect({ display: displayName, transport: 'sysv' });
   const image = display.createImage(WIDTH, HEIGHT);
   await image.get(display.root);
-  const shm = display.wire.shm;
-  const client = display.client;
-  const shmseg = image.backing.shmseg;
-  const gc = display.wire.allocId();
+  const { wire } = sessionOf(display);
+  const shm = wire.shm;
+  const client = wire.client;
+  const shmseg = backingOf(image).shmseg;
+  const gc = wire.allocId();
   client.CreateGC(gc, display.root, {});
   const loop = (issue) =>
     new Promise((resolve) => {

@@ -2,10 +2,11 @@
 // one-shot capture into pooled memory, frames(): two buffers, the next capture always in flight, and
 // strips(): one capture in horizontal strips through two small buffers, the next strip always in flight.
 
-import type { Display, SegmentHandle } from './connect';
-import { requireExtension } from './connect';
+import type { SegmentHandle } from './display';
 import { type CursorImage, compositeCursor, type ImageLayout, type PixelFormat, strideOf } from './format';
 import { CaptureSlot, checkId, checkInt, Frame, Strip } from './image';
+import { queryMonitors, type Session } from './session';
+import type { CursorImageReply } from './x11-types';
 
 export interface CaptureOptions {
   /** A window id: capture its own contents; x, y are relative to it. Default: the root window. */
@@ -54,11 +55,11 @@ export interface Region {
 }
 
 export async function resolveRegion(
-  display: Display,
+  session: Session,
   options: CaptureOptions,
   where: string,
 ): Promise<Region> {
-  display.wire.ensureOpen(where);
+  session.wire.ensureOpen(where);
   const { window, monitor } = options;
   if (window !== undefined && monitor !== undefined)
     throw new RangeError(`${where}: give either window or monitor, not both`);
@@ -69,31 +70,31 @@ export async function resolveRegion(
   if (window !== undefined) checkId(where, 'window', window);
   if (monitor !== undefined) checkInt(where, 'monitor', monitor, 0, 255);
 
-  let drawable = display.root;
-  let bounds = { x: 0, y: 0, width: display.width, height: display.height };
-  let format = display.format;
-  let what = `the root window (${display.width}x${display.height})`;
+  let drawable = session.root;
+  let bounds = { x: 0, y: 0, width: session.width, height: session.height };
+  let format = session.format;
+  let what = `the root window (${session.width}x${session.height})`;
   let rootX = 0;
   let rootY = 0;
   if (window !== undefined) {
-    const geometry = await display.wire.geometry(window);
+    const geometry = await session.wire.geometry(window);
     drawable = window;
     bounds = { x: 0, y: 0, width: geometry.width, height: geometry.height };
-    format = geometry.depth === display.depth ? display.format : display.formatFor(geometry.depth);
+    format = geometry.depth === session.depth ? session.format : session.formatFor(geometry.depth);
     what = `window 0x${window.toString(16)} (${geometry.width}x${geometry.height})`;
     if (options.cursor) {
-      const origin = await display.wire.call<{ destX: number; destY: number }>('TranslateCoordinates', (cb) =>
-        display.wire.client.TranslateCoordinates(window, display.root, 0, 0, cb),
+      const origin = await session.wire.call<{ destX: number; destY: number }>('TranslateCoordinates', (cb) =>
+        session.wire.client.TranslateCoordinates(window, session.root, 0, 0, cb),
       );
       rootX = origin.destX;
       rootY = origin.destY;
     }
   } else if (monitor !== undefined) {
-    const monitors = await display.monitors();
+    const monitors = await queryMonitors(session);
     const m = monitors[monitor];
     if (!m)
       throw new RangeError(
-        `${where}: monitor ${monitor} does not exist; ${display.name} has ${monitors.length} (${monitors.map((x) => `${x.index}: ${x.width}x${x.height}+${x.x}+${x.y}`).join(', ')})`,
+        `${where}: monitor ${monitor} does not exist; ${session.name} has ${monitors.length} (${monitors.map((x) => `${x.index}: ${x.width}x${x.height}+${x.x}+${x.y}`).join(', ')})`,
       );
     bounds = { x: m.x, y: m.y, width: m.width, height: m.height };
     what = `monitor ${monitor} (${m.width}x${m.height})`;
@@ -120,11 +121,11 @@ export async function resolveRegion(
 }
 
 /** Fill `slot` from the region; the slot is busy (not reusable) while the request is in flight. */
-async function grab(display: Display, slot: CaptureSlot, region: Region): Promise<Frame> {
+async function grab(session: Session, slot: CaptureSlot, region: Region): Promise<Frame> {
   slot.busy = true;
   try {
     const backing = slot.backing!;
-    const got = display.get(
+    const got = session.get(
       backing,
       region.drawable,
       region.x,
@@ -143,31 +144,31 @@ async function grab(display: Display, slot: CaptureSlot, region: Region): Promis
     }
     await got;
     const frame = new Frame(slot, region.width, region.height, region.format, process.hrtime.bigint());
-    if (region.cursor) compositeCursor(frame.data, frame, cursorIn(await cursorImage(display), region, 0));
+    if (region.cursor) compositeCursor(frame.data, frame, cursorIn(await cursorImage(session), region, 0));
     return frame;
   } finally {
     slot.busy = false;
   }
 }
 
-export async function captureFrame(display: Display, options: CaptureOptions): Promise<Frame> {
-  const region = await resolveRegion(display, options, 'capture');
-  const slot = display.takeCaptureSlot(strideOf(region.format, region.width) * region.height);
-  return grab(display, slot, region);
+export async function captureFrame(session: Session, options: CaptureOptions): Promise<Frame> {
+  const region = await resolveRegion(session, options, 'capture');
+  const slot = session.takeCaptureSlot(strideOf(region.format, region.width) * region.height);
+  return grab(session, slot, region);
 }
 
 export async function captureIntoSegment(
-  display: Display,
+  session: Session,
   handle: SegmentHandle,
   offset: number,
   options: CaptureOptions,
 ): Promise<ImageLayout> {
   if (options.cursor)
     throw new RangeError('captureInto: cursor is not supported here (we cannot read the segment)');
-  const region = await resolveRegion(display, options, 'captureInto');
+  const region = await resolveRegion(session, options, 'captureInto');
   const stride = strideOf(region.format, region.width);
   checkInt('captureInto', 'offset', offset, 0, handle.size - stride * region.height);
-  await display.wire.shmGetImage(
+  await session.wire.shmGetImage(
     region.drawable,
     region.x,
     region.y,
@@ -180,16 +181,14 @@ export async function captureIntoSegment(
 }
 
 /** The pointer's image and position (XFixes GetCursorImage). */
-async function cursorImage(display: Display): Promise<import('x11').CursorImageReply> {
-  const fixes = await requireExtension(display.wire.client, 'fixes');
-  if (!fixes) throw new Error(`capture: cursor needs the XFIXES extension, which ${display.name} lacks`);
-  return display.wire.call<import('x11').CursorImageReply>('XFixesGetCursorImage', (cb) =>
-    fixes.GetCursorImage(cb),
-  );
+async function cursorImage(session: Session): Promise<CursorImageReply> {
+  const fixes = await session.wire.extension('fixes');
+  if (!fixes) throw new Error(`capture: cursor needs the XFIXES extension, which ${session.name} lacks`);
+  return session.wire.call<CursorImageReply>('XFixesGetCursorImage', (cb) => fixes.GetCursorImage(cb));
 }
 
 /** The cursor placed relative to row `top` of the region (compositeCursor clips what falls outside). */
-function cursorIn(cursor: import('x11').CursorImageReply, region: Region, top: number): CursorImage {
+function cursorIn(cursor: CursorImageReply, region: Region, top: number): CursorImage {
   return {
     x: cursor.x - cursor.xhot - region.rootX - region.x,
     y: cursor.y - cursor.yhot - region.rootY - region.y - top,
@@ -209,22 +208,22 @@ const STRIP_BYTES = 512 * 1024;
  * shared memory; in fresh processes (by hand) 4.2-6 against 12.5-16 ms, mostly mapping 2025 new pages.
  */
 export async function* stripsOf(
-  display: Display,
+  session: Session,
   options: StripsOptions,
 ): AsyncGenerator<Strip, void, undefined> {
   if (options.rows !== undefined) checkInt('strips', 'rows', options.rows, 1, 32767);
-  const region = await resolveRegion(display, options, 'strips');
+  const region = await resolveRegion(session, options, 'strips');
   const stride = strideOf(region.format, region.width);
   const rows = Math.min(region.height, options.rows ?? Math.max(1, Math.floor(STRIP_BYTES / stride)));
   const count = Math.ceil(region.height / rows);
   // The second buffer starts on a 64-byte boundary (a cache line; what SIMD readers like).
   const half = Math.ceil((stride * rows) / 64) * 64;
-  const cursor = region.cursor ? await cursorImage(display) : undefined;
-  const slot = new CaptureSlot(display.allocate(half * Math.min(count, 2)));
+  const cursor = region.cursor ? await cursorImage(session) : undefined;
+  const slot = new CaptureSlot(session.allocate(half * Math.min(count, 2)));
   const grab = options.grab !== false && count > 1;
   const pending: Promise<void>[] = [];
   const request = (k: number): void => {
-    const got = display.get(
+    const got = session.get(
       slot.backing!,
       region.drawable,
       region.x,
@@ -238,7 +237,7 @@ export async function* stripsOf(
     pending[k & 1] = got;
   };
   try {
-    if (grab) display.wire.client.GrabServer();
+    if (grab) session.wire.client.GrabServer();
     request(0);
     if (count > 1) request(1);
     for (let k = 0; k < count; k++) {
@@ -261,7 +260,7 @@ export async function* stripsOf(
       if (k + 2 < count) request(k + 2);
     }
   } finally {
-    if (grab && !display.wire.closed) display.wire.client.UngrabServer();
+    if (grab && !session.wire.closed) session.wire.client.UngrabServer();
     // A request still in flight writes into memory about to be released: let it land first.
     await Promise.all(pending.map((p) => p.catch(() => undefined)));
     slot.release();
@@ -269,17 +268,17 @@ export async function* stripsOf(
 }
 
 export async function* framesOf(
-  display: Display,
+  session: Session,
   options: FramesOptions,
 ): AsyncGenerator<Frame, void, undefined> {
   const { fps, signal } = options;
   if (fps !== undefined && (typeof fps !== 'number' || !(fps > 0) || fps > 1000))
     throw new RangeError(`frames: fps=${String(fps)} must be a number above 0 and at most 1000`);
-  const region = await resolveRegion(display, options, 'frames');
+  const region = await resolveRegion(session, options, 'frames');
   if (signal?.aborted) return;
   const size = strideOf(region.format, region.width) * region.height;
   // Two buffers of our own: while the caller holds the frame in one, the server fills the other.
-  const slots = [new CaptureSlot(display.allocate(size)), new CaptureSlot(display.allocate(size))];
+  const slots = [new CaptureSlot(session.allocate(size)), new CaptureSlot(session.allocate(size))];
   const interval = fps ? 1000 / fps : 0;
   let nextStart = performance.now();
   let turn = 0;
@@ -290,7 +289,7 @@ export async function* framesOf(
     slot.busy = true;
     const capture = (): Promise<Frame> => {
       if (signal?.aborted) return Promise.reject(new Error('frames: aborted'));
-      return grab(display, slot, region);
+      return grab(session, slot, region);
     };
     return wait > 0 && interval > 0 ? delay(wait, signal).then(capture) : capture();
   };

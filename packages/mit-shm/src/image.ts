@@ -11,11 +11,9 @@ import {
   toRGBA,
 } from './format';
 import type { Backing, TransportName } from './transport/transport';
-import type { Wire } from './wire';
 
-/** What an image needs from its display. Implemented by Display. */
+/** What an image needs from its connection. Implemented by Session. */
 export interface ImageHost {
-  readonly wire: Wire;
   readonly transportName: TransportName;
   formatFor(depth: number): PixelFormat;
   allocate(size: number): Backing;
@@ -61,6 +59,9 @@ export interface PutTarget {
   width: number;
   height: number;
 }
+
+/** The memory under an image (to attach it on another display): for this package's modules, not exported. */
+export let backingOf: (image: ShmImage) => Backing;
 
 /** An image whose pixels live in memory shared with the X server (on the socket transport: our memory). */
 export class ShmImage implements Disposable {
@@ -114,9 +115,8 @@ export class ShmImage implements Disposable {
     return this.#backing === null;
   }
 
-  /** @internal */
-  get backing(): Backing {
-    return this.#live('backing');
+  static {
+    backingOf = (image) => image.#live('backing');
   }
 
   /** Fill the image from `drawable` (a window or pixmap id) starting at x, y (ShmGetImage). */

@@ -1,15 +1,8 @@
 // @xshm/mit-shm: zero-copy MIT-SHM capture and put on the `x11` protocol client. The public surface.
-/// <reference path="./x11.d.ts" preserve="true" />
 export type { CaptureOptions, FramesOptions, StripsOptions } from './capture';
-export {
-  type ConnectOptions,
-  connect,
-  Display,
-  type Monitor,
-  type SegmentHandle,
-  type ShmInfo,
-  type TransportChoice,
-} from './connect';
+export type { ChangeWatch, Rect, WatchOptions } from './changes';
+export { type ConnectOptions, connect, type TransportChoice } from './connect';
+export { Display, type Monitor, type SegmentHandle, type ShmInfo } from './display';
 export { XConnectionError, XError } from './errors';
 export {
   type ChannelOrder,
@@ -24,6 +17,13 @@ export {
   toRGBA,
 } from './format';
 export { Frame, type PutOptions, ShmImage, Strip } from './image';
+export type { PropertyValue, WindowGeometry, WindowTree } from './queries';
 export type { TransportName } from './transport/transport';
-export { type KeyPress, type WindowOptions, XWindow, type XWindowEvents } from './window';
+export {
+  type KeyPress,
+  type PointerEvent,
+  type WindowOptions,
+  XWindow,
+  type XWindowEvents,
+} from './window';
 export { startXvfb, type Xvfb, type XvfbOptions } from './xvfb';

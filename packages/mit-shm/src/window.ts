@@ -1,9 +1,9 @@
 // A plain top-level window with a title, for viewers and mirrors: the few events they need, typed.
 
 import { EventEmitter } from 'node:events';
-import type { X11Event } from 'x11';
-import type { Display } from './connect';
 import { checkInt } from './image';
+import type { Closable, Session } from './session';
+import type { X11Event } from './x11-types';
 
 export interface WindowOptions {
   width: number;
@@ -24,16 +24,45 @@ export interface KeyPress {
   state: number;
 }
 
+/** A pointer button pressed or released, or the pointer moved, over the window. */
+export interface PointerEvent {
+  /** Position in the window. */
+  x: number;
+  y: number;
+  /** Position on the root window. */
+  rootX: number;
+  rootY: number;
+  /** 1 left, 2 middle, 3 right, 4/5 wheel up/down, 6/7 wheel left/right; 0 for motion. */
+  button: number;
+  /** Modifier and button mask before the event (Shift 1, Control 4, Button1 0x100 …). */
+  state: number;
+  /** Server time in milliseconds. */
+  time: number;
+}
+
 export interface XWindowEvents {
   /** A part of the window needs drawing again (count 0 is the last of a series). */
   expose: [{ x: number; y: number; width: number; height: number; count: number }];
   keypress: [KeyPress];
+  keyrelease: [KeyPress];
+  buttonpress: [PointerEvent];
+  buttonrelease: [PointerEvent];
+  motion: [PointerEvent];
   resize: [{ width: number; height: number }];
   /** The window manager's close button (WM_DELETE_WINDOW), or the window was destroyed by someone else. */
   close: [];
-  /** @internal */
-  destroyed: [];
 }
+
+/** Core event masks (X11 protocol), written once. */
+const EVENT_MASK = {
+  KeyPress: 0x1,
+  KeyRelease: 0x2,
+  ButtonPress: 0x4,
+  ButtonRelease: 0x8,
+  PointerMotion: 0x40,
+  Exposure: 0x8000,
+  StructureNotify: 0x20000,
+};
 
 const KEY_NAMES: Record<number, string> = {
   65307: 'Escape',
@@ -51,6 +80,9 @@ const KEY_NAMES: Record<number, string> = {
   65535: 'Delete',
 };
 
+/** Events held until the window is returned go out after the caller's await (set in XWindow's static block). */
+let deliver: (window: XWindow) => void;
+
 /** A top-level window made with display.createWindow(). */
 export class XWindow extends EventEmitter<XWindowEvents> {
   readonly id: number;
@@ -59,13 +91,15 @@ export class XWindow extends EventEmitter<XWindowEvents> {
   #destroyed = false;
   /** Events that arrive before createWindow() resolved, delivered once the caller could subscribe. */
   #held: Array<() => void> | null = [];
-  readonly #display: Display;
+  readonly #session: Session;
   readonly #onEvent: (ev: X11Event) => void;
   readonly #dispatch: (ev: X11Event) => void;
+  /** The session closes the window with the connection. */
+  readonly #resource: Closable = { close: () => this.destroy() };
 
-  /** @internal */
+  /** @internal windows are made by `display.createWindow()` */
   constructor(
-    display: Display,
+    session: Session,
     id: number,
     width: number,
     height: number,
@@ -73,7 +107,7 @@ export class XWindow extends EventEmitter<XWindowEvents> {
     keymap: KeyMap,
   ) {
     super();
-    this.#display = display;
+    this.#session = session;
     this.id = id;
     this.width = width;
     this.height = height;
@@ -85,10 +119,32 @@ export class XWindow extends EventEmitter<XWindowEvents> {
       if (ev.name === 'Expose' && ev.wid === id) {
         const e = ev as X11Event & { x: number; y: number; width: number; height: number; count: number };
         this.emit('expose', { x: e.x, y: e.y, width: e.width, height: e.height, count: e.count });
-      } else if (ev.name === 'KeyPress' && ev.wid === id) {
+      } else if ((ev.name === 'KeyPress' || ev.name === 'KeyRelease') && ev.wid === id) {
         const keycode = ev.keycode as number;
         const keysym = keymap.keysym(keycode);
-        this.emit('keypress', { keycode, keysym, key: keyName(keysym), state: (ev.buttons as number) ?? 0 });
+        const key = { keycode, keysym, key: keyName(keysym), state: (ev.buttons as number) ?? 0 };
+        this.emit(ev.name === 'KeyPress' ? 'keypress' : 'keyrelease', key);
+      } else if (
+        (ev.name === 'ButtonPress' || ev.name === 'ButtonRelease' || ev.name === 'MotionNotify') &&
+        ev.wid === id
+      ) {
+        const pointer: PointerEvent = {
+          x: ev.x as number,
+          y: ev.y as number,
+          rootX: ev.rootx as number,
+          rootY: ev.rooty as number,
+          button: ev.name === 'MotionNotify' ? 0 : (ev.keycode as number),
+          state: (ev.buttons as number) ?? 0,
+          time: (ev.time as number) ?? 0,
+        };
+        this.emit(
+          ev.name === 'ButtonPress'
+            ? 'buttonpress'
+            : ev.name === 'ButtonRelease'
+              ? 'buttonrelease'
+              : 'motion',
+          pointer,
+        );
       } else if (ev.name === 'ConfigureNotify' && ev.wid === id) {
         const e = ev as X11Event & { width: number; height: number };
         if (e.width !== this.width || e.height !== this.height) {
@@ -107,25 +163,26 @@ export class XWindow extends EventEmitter<XWindowEvents> {
         this.emit('close');
       }
     };
-    display.client.on('event', this.#onEvent);
+    session.wire.client.on('event', this.#onEvent);
+    session.resources.add(this.#resource);
   }
 
-  /** @internal called once the window is returned: events held so far go out after the caller's await. */
-  deliver(): void {
-    setImmediate(() => {
-      const held = this.#held ?? [];
-      this.#held = null;
-      for (const emit of held) emit();
-    });
+  static {
+    deliver = (window) =>
+      setImmediate(() => {
+        const held = window.#held ?? [];
+        window.#held = null;
+        for (const emit of held) emit();
+      });
   }
 
   /** Retitle the window (WM_NAME in Latin-1 and _NET_WM_NAME in UTF-8, as window managers read them). */
   async setTitle(title: string): Promise<void> {
     const [netWmName, utf8] = await Promise.all(
-      ['_NET_WM_NAME', 'UTF8_STRING'].map((name) => this.#display.wire.internAtom(name)),
+      ['_NET_WM_NAME', 'UTF8_STRING'].map((name) => this.#session.wire.internAtom(name)),
     );
-    await this.#display.wire.voidRequest('ChangeProperty', () =>
-      writeTitle(this.#display, this.id, title, netWmName!, utf8!),
+    await this.#session.wire.checked('ChangeProperty', () =>
+      writeTitle(this.#session, this.id, title, netWmName!, utf8!),
     );
   }
 
@@ -133,21 +190,21 @@ export class XWindow extends EventEmitter<XWindowEvents> {
   resize(width: number, height: number): void {
     checkInt('resize', 'width', width, 1, 32767);
     checkInt('resize', 'height', height, 1, 32767);
-    this.#display.client.ResizeWindow(this.id, width, height);
+    this.#session.wire.client.ResizeWindow(this.id, width, height);
   }
 
   /** Destroy the window. Safe to call twice. */
   destroy(): void {
     if (this.#destroyed) return;
-    if (!this.#display.closed) this.#display.client.DestroyWindow(this.id);
+    if (!this.#session.wire.closed) this.#session.wire.client.DestroyWindow(this.id);
     this.#forget();
   }
 
   #forget(): void {
     if (this.#destroyed) return;
     this.#destroyed = true;
-    this.#display.client.removeListener('event', this.#onEvent);
-    this.emit('destroyed');
+    this.#session.wire.client.removeListener('event', this.#onEvent);
+    this.#session.resources.delete(this.#resource);
   }
 }
 
@@ -160,46 +217,53 @@ interface KeyMap {
   keysym(keycode: number): number;
 }
 
-async function keyMap(display: Display): Promise<KeyMap> {
-  const { min_keycode: first, max_keycode: last } = display.wire.setup;
-  const rows = await display.wire.call<number[][]>('GetKeyboardMapping', (cb) =>
-    display.client.GetKeyboardMapping(first, last - first + 1, cb),
+async function keyMap(session: Session): Promise<KeyMap> {
+  const { min_keycode: first, max_keycode: last } = session.wire.setup;
+  const rows = await session.wire.call<number[][]>('GetKeyboardMapping', (cb) =>
+    session.wire.client.GetKeyboardMapping(first, last - first + 1, cb),
   );
   return { keysym: (keycode) => rows[keycode - first]?.[0] ?? 0 };
 }
 
-function writeTitle(display: Display, id: number, title: string, netWmName: number, utf8: number): void {
-  const client = display.client;
+function writeTitle(session: Session, id: number, title: string, netWmName: number, utf8: number): void {
+  const client = session.wire.client;
   client.ChangeProperty(0, id, client.atoms.WM_NAME!, client.atoms.STRING!, 8, Buffer.from(title, 'latin1'));
   client.ChangeProperty(0, id, netWmName, utf8, 8, Buffer.from(title, 'utf8'));
 }
 
-export async function createWindow(display: Display, options: WindowOptions): Promise<XWindow> {
+export async function createWindow(session: Session, options: WindowOptions): Promise<XWindow> {
+  session.wire.ensureOpen('createWindow');
   checkInt('createWindow', 'width', options.width, 1, 32767);
   checkInt('createWindow', 'height', options.height, 1, 32767);
   const x = options.x ?? 0;
   const y = options.y ?? 0;
   checkInt('createWindow', 'x', x, -32768, 32767);
   checkInt('createWindow', 'y', y, -32768, 32767);
-  const client = display.client;
-  const wire = display.wire;
-  const mask = client.eventMask;
+  const wire = session.wire;
+  const client = wire.client;
   const screen = wire.screen;
   const [protocols, deleteWindow, netWmName, utf8] = await Promise.all(
     ['WM_PROTOCOLS', 'WM_DELETE_WINDOW', '_NET_WM_NAME', 'UTF8_STRING'].map((name) => wire.internAtom(name)),
   );
-  const keymap = await keyMap(display);
+  const keymap = await keyMap(session);
   const id = wire.allocId();
   const title = options.title ?? 'xshm';
-  const window = new XWindow(display, id, options.width, options.height, deleteWindow!, keymap);
-  const created = wire.voidRequest(
+  const window = new XWindow(session, id, options.width, options.height, deleteWindow!, keymap);
+  const created = wire.checked(
     'CreateWindow',
     () => {
-      client.CreateWindow(id, display.root, x, y, options.width, options.height, 0, 0, 1, 0, {
+      client.CreateWindow(id, session.root, x, y, options.width, options.height, 0, 0, 1, 0, {
         backgroundPixel: screen.black_pixel,
-        eventMask: mask.Exposure! | mask.KeyPress! | mask.StructureNotify!,
+        eventMask:
+          EVENT_MASK.Exposure |
+          EVENT_MASK.KeyPress |
+          EVENT_MASK.KeyRelease |
+          EVENT_MASK.ButtonPress |
+          EVENT_MASK.ButtonRelease |
+          EVENT_MASK.PointerMotion |
+          EVENT_MASK.StructureNotify,
       });
-      writeTitle(display, id, title, netWmName!, utf8!);
+      writeTitle(session, id, title, netWmName!, utf8!);
       client.ChangeProperty(0, id, protocols!, client.atoms.ATOM!, 32, [deleteWindow!]);
       client.MapWindow(id);
     },
@@ -211,6 +275,6 @@ export async function createWindow(display: Display, options: WindowOptions): Pr
     window.destroy();
     throw err;
   }
-  window.deliver();
+  deliver(window);
   return window;
 }

@@ -1,7 +1,11 @@
 // Promise-based calls on one `x11` client connection: the one place where callbacks become promises,
-// error packets become XError (with the request's name), and a closed connection fails every pending call.
+// error packets become XError (with the request's name), a closed connection fails every pending call,
+// and the one place that writes into x11's private reply table (see expect()).
 
+import { isProtocolError, XConnectionError, XError } from './errors';
 import type {
+  ExtensionMap,
+  GetGeometryReply,
   ShmExtension,
   ShmPutImageArgs,
   X11Client,
@@ -9,12 +13,13 @@ import type {
   X11Event,
   X11ProtocolError,
   X11Screen,
-} from 'x11';
-import { isProtocolError, XConnectionError, XError } from './errors';
+} from './x11-types';
 
 /** ZPixmap, the only image format this package speaks (core protocol value). */
 export const Z_PIXMAP = 2;
 const ALL_PLANES = 0xffffffff;
+/** Atoms 1..68 are predefined by the core protocol (XA_LAST_PREDEFINED). */
+const LAST_PREDEFINED_ATOM = 68;
 /** RandR GetMonitors (1.5) minor opcode; `x11` does not encode this request. */
 const RANDR_GET_MONITORS = 42;
 
@@ -37,6 +42,11 @@ export class Wire {
   readonly displayName: string;
   shm: ShmExtension | null = null;
   private closedError: XConnectionError | null = null;
+  /** Resolves when the connection ends other than by close(): the server died or dropped us. */
+  readonly lost: Promise<XConnectionError>;
+  private reportLost: (err: XConnectionError) => void = () => {};
+  /** close() has begun. */
+  private closing = false;
   private readonly pending = new Set<Settle>();
   private readonly completions = new Map<number, { resolve(): void; reject(err: Error): void }>();
   private readonly extensionErrors = new Map<number, string>();
@@ -45,6 +55,16 @@ export class Wire {
     this.client = client;
     this.setup = setup;
     this.displayName = displayName;
+    this.lost = new Promise((resolve) => {
+      this.reportLost = resolve;
+    });
+    // x11 4.2.2 gives every client the same atom cache object (its table of predefined atoms), and caches
+    // each interned atom in it: a second connection, to another server, then uses the first server's atom
+    // numbers (BadAtom, or worse, the wrong property). Each connection gets its own table of the predefined
+    // atoms, which are the same on every server.
+    const predefined = Object.entries(client.atoms).filter(([, atom]) => atom <= LAST_PREDEFINED_ATOM);
+    client.atoms = Object.fromEntries(predefined);
+    client.atom_names = Object.fromEntries(predefined.map(([name, atom]) => [atom, name]));
     // Errors of requests sent without a callback land here; the request that wanted them has its own
     // handler, so an unrouted one is not worth crashing the process for.
     client.on('error', () => {});
@@ -55,8 +75,12 @@ export class Wire {
       this.completions.delete(ev.seq);
       waiter.resolve();
     });
+    // The end of a connection we are closing ourselves is not a loss.
     const onGone = (): void =>
-      this.fail(new XConnectionError(displayName, `X display ${displayName} closed the connection`));
+      this.fail(
+        new XConnectionError(displayName, `X display ${displayName} closed the connection`),
+        this.closing,
+      );
     client.on('end', onGone);
     client.stream?.on('close', onGone);
   }
@@ -77,10 +101,11 @@ export class Wire {
     return this.closedError !== null;
   }
 
-  /** Mark the connection dead and fail everything still waiting on it. */
-  fail(err: XConnectionError): void {
+  /** Mark the connection dead and fail everything still waiting on it; `lost` unless close() did it. */
+  fail(err: XConnectionError, byClose = false): void {
     if (this.closedError) return;
     this.closedError = err;
+    if (!byClose) this.reportLost(err);
     for (const p of this.pending) p.reject(err);
     this.pending.clear();
     for (const c of this.completions.values()) c.reject(err);
@@ -156,6 +181,68 @@ export class Wire {
     return this.call<void>('sync', (cb) => this.client.GetInputFocus((err) => cb(err)));
   }
 
+  /** An extension, or null when the server lacks it (x11 caches the answer per connection). */
+  extension<K extends keyof ExtensionMap>(name: K): Promise<ExtensionMap[K] | null> {
+    return new Promise((resolve) => {
+      try {
+        this.client.require(name, (err, ext) => resolve(err || !ext ? null : ext));
+      } catch {
+        // x11 dereferences a missing extension's reply before reporting it
+        resolve(null);
+      }
+    });
+  }
+
+  /**
+   * The one way to send requests that have no reply and still learn whether they failed: `issue` sends
+   * one or more of them (core or extension, without callbacks of their own); the promise resolves once the
+   * server got past all of them, or rejects with the first one's XError.
+   */
+  checked(request: string, issue: () => void, detail?: Detail): Promise<void> {
+    return this.call<void>(
+      request,
+      (cb) => {
+        const first = this.client.seq_num + 1;
+        issue();
+        const last = this.client.seq_num;
+        let failed = false;
+        let left = last - first + 1;
+        const settle = (err: unknown): boolean => {
+          if (failed) return true;
+          if (err) {
+            failed = true;
+            return cb(err);
+          }
+          if (--left === 0) cb(null);
+          return true;
+        };
+        // A request sent with a callback of its own is x11's to report: count it as answered.
+        for (let seq = first; seq <= last; seq++) if (!this.expect(seq, null, settle)) left--;
+        if (left === 0) cb(null);
+        // Nothing may follow these requests: a round trip makes the server's answer (or silence) arrive.
+        else this.client.sync(() => {});
+      },
+      detail,
+    );
+  }
+
+  /**
+   * The one place that writes into x11's private `client.replies` (seq -> [unpack, callback]). x11 routes
+   * an error packet for `seq` there, a reply through `unpack` (null: a request without a reply, whose
+   * callback x11 calls with null once a later packet shows the server got past it). We need it for
+   * extension requests x11 encodes without a callback slot (ShmPutImage, ShmCreatePixmap, DAMAGE) and for
+   * RandR GetMonitors, which x11 does not encode. Existing entries (x11's own) are left alone.
+   */
+  private expect(
+    seq: number,
+    unpack: ((body: Buffer, option: number) => unknown) | null,
+    callback: (err: unknown, reply?: unknown) => unknown,
+  ): boolean {
+    if (this.client.replies[seq]) return false;
+    this.client.replies[seq] = [unpack, callback];
+    return true;
+  }
+
   allocId(): number {
     return this.client.AllocID();
   }
@@ -227,21 +314,18 @@ export class Wire {
       // for that request arrives on the void-callback slot instead (and then no completion comes).
       const seq = this.client.seq_num;
       this.completions.set(seq, { resolve, reject });
-      this.client.replies[seq] = [
-        null,
-        (err: unknown) => {
-          if (!err) return undefined;
-          this.completions.delete(seq);
-          reject(
-            this.toXError(
-              err,
-              'ShmPutImage',
-              `drawable=0x${drawable.toString(16)} ${img.srcWidth}x${img.srcHeight}+${img.dstX}+${img.dstY}`,
-            ),
-          );
-          return true;
-        },
-      ];
+      this.expect(seq, null, (err: unknown) => {
+        if (!err) return undefined;
+        this.completions.delete(seq);
+        reject(
+          this.toXError(
+            err,
+            'ShmPutImage',
+            `drawable=0x${drawable.toString(16)} ${img.srcWidth}x${img.srcHeight}+${img.dstX}+${img.dstY}`,
+          ),
+        );
+        return true;
+      });
     });
   }
 
@@ -255,12 +339,9 @@ export class Wire {
     offset: number,
   ): Promise<void> {
     const shm = this.requireShm();
-    return this.call<void>('ShmCreatePixmap', (cb) => {
-      shm.CreatePixmap(pixmap, drawable, width, height, depth, shmseg, offset);
-      const seq = this.client.seq_num;
-      this.client.replies[seq] = [null, (err: unknown) => cb(err)];
-      this.client.sync(() => {});
-    });
+    return this.checked('ShmCreatePixmap', () =>
+      shm.CreatePixmap(pixmap, drawable, width, height, depth, shmseg, offset),
+    );
   }
 
   // ---- core requests ----
@@ -290,16 +371,13 @@ export class Wire {
   ): void {
     this.ensureOpen('PutImage');
     this.client.PutImage(Z_PIXMAP, drawable, gc, width, height, x, y, 0, depth, data);
-    this.client.replies[this.client.seq_num] = [
-      null,
-      (err: unknown) => {
-        if (!err) return undefined;
-        onError(
-          this.toXError(err, 'PutImage', `drawable=0x${drawable.toString(16)} ${width}x${height}+${x}+${y}`),
-        );
-        return true;
-      },
-    ];
+    this.expect(this.client.seq_num, null, (err: unknown) => {
+      if (!err) return undefined;
+      onError(
+        this.toXError(err, 'PutImage', `drawable=0x${drawable.toString(16)} ${width}x${height}+${x}+${y}`),
+      );
+      return true;
+    });
   }
 
   /** The largest request the server accepts, in bytes (BIG-REQUESTS raises it at connect). */
@@ -307,8 +385,8 @@ export class Wire {
     return this.setup.max_request_length * 4;
   }
 
-  geometry(drawable: number) {
-    return this.call<import('x11').GetGeometryReply>(
+  geometry(drawable: number): Promise<GetGeometryReply> {
+    return this.call<GetGeometryReply>(
       'GetGeometry',
       (cb) => this.client.GetGeometry(drawable, cb),
       `drawable=0x${drawable.toString(16)}`,
@@ -316,31 +394,11 @@ export class Wire {
   }
 
   atomName(atom: number): Promise<string> {
-    return this.call<string>('GetAtomName', (cb) =>
-      (
-        this.client as unknown as {
-          GetAtomName(a: number, cb: (err: unknown, name: string) => boolean): void;
-        }
-      ).GetAtomName(atom, cb),
-    );
+    return this.call<string>('GetAtomName', (cb) => this.client.GetAtomName(atom, cb), `atom=${atom}`);
   }
 
-  internAtom(name: string): Promise<number> {
-    return this.call<number>('InternAtom', (cb) => this.client.InternAtom(false, name, cb), name);
-  }
-
-  /** A void request with an error slot, confirmed by a round trip. */
-  voidRequest(request: string, issue: () => void, detail?: Detail): Promise<void> {
-    return this.call<void>(
-      request,
-      (cb) => {
-        issue();
-        const seq = this.client.seq_num;
-        this.client.replies[seq] = [null, (err: unknown) => cb(err)];
-        this.client.sync(() => {});
-      },
-      detail,
-    );
+  internAtom(name: string, onlyIfExists = false): Promise<number> {
+    return this.call<number>('InternAtom', (cb) => this.client.InternAtom(onlyIfExists, name, cb), name);
   }
 
   /** RandR 1.5 GetMonitors on `window`, issued by hand because `x11` lacks it. */
@@ -354,7 +412,7 @@ export class Wire {
       request.writeUInt16LE(3, 2);
       request.writeUInt32LE(window >>> 0, 4);
       request.writeUInt8(1, 8); // get_active
-      client.replies[client.seq_num] = [parseMonitors, (err, reply) => cb(err, reply as RawMonitor[])];
+      this.expect(client.seq_num, parseMonitors, (err, reply) => cb(err, reply as RawMonitor[]));
       client.pack_stream.put(request);
       client.pack_stream.submit(true);
     });
@@ -362,11 +420,13 @@ export class Wire {
 
   close(): Promise<void> {
     if (this.closedError) return Promise.resolve();
+    this.closing = true;
     return new Promise<void>((resolve) => {
       const done = (): void => {
         clearTimeout(timer);
         this.fail(
           new XConnectionError(this.displayName, `X display ${this.displayName} was closed by close()`),
+          true,
         );
         resolve();
       };

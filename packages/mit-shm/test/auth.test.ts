@@ -55,9 +55,32 @@ test('the wrong cookie: refused, with what to check', async () => {
 test('the right cookie from XAUTHORITY: connected, shared memory works', async () => {
   const d = await withXauthority(goodAuth, () => connect({ display }));
   try {
-    expect(d.shm.transport).toBe('sysv');
+    expect(d.shm.transport).toBe('memfd');
     expect((await d.capture()).width).toBe(64);
   } finally {
     await d.close();
   }
 });
+
+test('an unreadable XAUTHORITY (here a directory) rejects with XConnectionError, not an uncaught exception', async () => {
+  const err = await withXauthority(scratch, () => connect({ display })).catch((e: unknown) => e);
+  expect(err).toBeInstanceOf(XConnectionError);
+  expect((err as Error).message).toMatch(/cannot read the X authority file .*EISDIR/);
+});
+
+test.each([0, -1, Number.NaN, Number.POSITIVE_INFINITY])(
+  'connect({ timeout: %p }) is a RangeError before any socket: the process can exit',
+  async (timeout) => {
+    await expect(connect({ display, timeout })).rejects.toThrow(RangeError);
+    // Nothing was opened: no socket handle is left behind by the call.
+    const sockets = (process as unknown as { _getActiveHandles(): object[] })
+      ._getActiveHandles()
+      .filter((h) => h.constructor.name === 'Socket' && !(h as { _isStdio?: boolean })._isStdio);
+    const before = sockets.length;
+    await connect({ display, timeout }).catch(() => {});
+    const after = (process as unknown as { _getActiveHandles(): object[] })
+      ._getActiveHandles()
+      .filter((h) => h.constructor.name === 'Socket' && !(h as { _isStdio?: boolean })._isStdio).length;
+    expect(after).toBe(before);
+  },
+);

@@ -4,6 +4,7 @@
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { connect, type Display, startXvfb, XConnectionError, XError, type Xvfb } from '../src';
+import { sessionOf } from '../src/session';
 
 let xvfb: Xvfb;
 let d: Display;
@@ -57,7 +58,9 @@ test('a window that vanishes between frames ends frames() with the XError', asyn
 });
 
 test('an unknown shared segment is BadShmSeg, named through the extension', async () => {
-  const err = await d.wire.shmGetImage(d.root, 0, 0, 1, 1, 0x1234567, 0).catch((e: unknown) => e);
+  const err = await sessionOf(d)
+    .wire.shmGetImage(d.root, 0, 0, 1, 1, 0x1234567, 0)
+    .catch((e: unknown) => e);
   expect(err).toMatchObject({
     name: 'XError',
     error: 'BadShmSeg',
@@ -68,23 +71,23 @@ test('an unknown shared segment is BadShmSeg, named through the extension', asyn
 });
 
 test('an unmapped window is BadMatch with a hint', async () => {
-  const id = d.wire.allocId();
-  d.client.CreateWindow(id, d.root, 0, 0, 20, 20, 0, 0, 1, 0, {});
+  const id = sessionOf(d).wire.allocId();
+  sessionOf(d).wire.client.CreateWindow(id, d.root, 0, 0, 20, 20, 0, 0, 1, 0, {});
   const err = await d.capture({ window: id }).catch((e: unknown) => e);
   expect(err).toMatchObject({ name: 'XError', error: 'BadMatch', request: 'ShmGetImage' });
   expect((err as Error).message).toMatch(/mapped/);
-  d.client.DestroyWindow(id);
+  sessionOf(d).wire.client.DestroyWindow(id);
   await stillWorks(d);
 });
 
 test('a region outside the screen is a RangeError naming the bounds, before any request', async () => {
-  const sent = d.wire.client.seq_num;
+  const sent = sessionOf(d).wire.client.seq_num;
   await expect(d.capture({ x: 150, width: 60 })).rejects.toThrow(
     /region 60x100\+150\+0 is outside the root window \(200x100\); x \+ width must be <= 200/,
   );
   await expect(d.capture({ y: -1 })).rejects.toThrow(RangeError);
   await expect(d.capture({ width: 0 })).rejects.toThrow(RangeError);
-  expect(d.wire.client.seq_num).toBe(sent);
+  expect(sessionOf(d).wire.client.seq_num).toBe(sent);
   expect(() => d.createImage(0, 10)).toThrow(RangeError);
   const image = d.createImage(10, 10);
   await expect(image.put(d.root, { srcX: 5, width: 6 })).rejects.toThrow(
@@ -160,12 +163,12 @@ test('transport choice: option, XSHM_TRANSPORT, and a bad value', async () => {
     const viaEnv = await connect({ display: xvfb.display });
     expect(viaEnv.shm.transport).toBe('memfd');
     // Shared memory needs no BIG-REQUESTS: the plain 256 KiB limit stays (no round trips spent on it).
-    expect(viaEnv.wire.setup.max_request_length).toBe(0xffff);
+    expect(sessionOf(viaEnv).wire.setup.max_request_length).toBe(0xffff);
     await viaEnv.close();
     const viaOption = await connect({ display: xvfb.display, transport: 'socket' });
     expect(viaOption.shm).toMatchObject({ transport: 'socket', available: false });
     // The socket transport enables BIG-REQUESTS: Xvfb allows 4M words (16 MiB).
-    expect(viaOption.wire.setup.max_request_length).toBe(4194303);
+    expect(sessionOf(viaOption).wire.setup.max_request_length).toBe(4194303);
     await viaOption.close();
     process.env.XSHM_TRANSPORT = 'carrier-pigeon';
     await expect(connect({ display: xvfb.display })).rejects.toThrow(

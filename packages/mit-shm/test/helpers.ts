@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
+import { sessionOf } from '../src/session';
 
 export const scratch = mkdtempSync(join(tmpdir(), 'mit-shm-test-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
@@ -152,12 +153,12 @@ export async function setMonitor(
   width: number,
   height: number,
 ): Promise<void> {
-  const client = display.client;
-  const atom = await display.wire.internAtom(name);
+  const client = sessionOf(display).wire.client;
+  const atom = await sessionOf(display).wire.internAtom(name);
   const randr = await new Promise<{ majorOpcode: number }>((resolve, reject) =>
     client.require('randr', (err, ext) => (err ? reject(err) : resolve(ext))),
   );
-  await display.wire.voidRequest('RRSetMonitor', () => {
+  await sessionOf(display).wire.checked('RRSetMonitor', () => {
     client.seq_num++;
     const request = Buffer.alloc(32);
     request.writeUInt8(randr.majorOpcode, 0);

@@ -4,6 +4,7 @@
 import { execFileSync } from 'node:child_process';
 import { connect, type Display, type Frame, type ShmImage, type Strip, startXvfb, type Xvfb } from '../src';
 import { toRGBA } from '../src/format';
+import { sessionOf } from '../src/session';
 import {
   cropRGB,
   fileRGB,
@@ -71,10 +72,11 @@ describe.each([24, 16])('depth %i', (depth) => {
     await xvfb?.stop();
   });
 
-  test('auto proves sysv first and reports the server', async () => {
+  test('auto proves memfd first (a private descriptor, no public id) and reports the server', async () => {
     const d = await connect({ display: xvfb.display });
     try {
-      expect(d.shm).toMatchObject({ available: true, transport: 'sysv', version: '1.2' });
+      expect(d.shm).toMatchObject({ available: true, transport: 'memfd', version: '1.2' });
+      expect(d.shm.reason).toBeUndefined();
       expect(d.depth).toBe(depth);
       expect(d.format.channels).toBe(depth === 24 ? 'BGRX' : 'RGB565');
       expect(d.format.bitsPerPixel).toBe(depth === 24 ? 32 : 16);
@@ -132,12 +134,12 @@ describe.each([24, 16])('depth %i', (depth) => {
       else expect(firstDifference(part, expected, 31)).toBeNull();
       if (transport === 'socket') {
         // Strips: with a request limit of 1000 bytes the 90x70 image goes as many PutImage requests.
-        const limit = d.wire.setup.max_request_length;
-        d.wire.setup.max_request_length = 250;
+        const limit = sessionOf(d).wire.setup.max_request_length;
+        sessionOf(d).wire.setup.max_request_length = 250;
         try {
           await image.put(d.root, { x: 100, y: 50 });
         } finally {
-          d.wire.setup.max_request_length = limit;
+          sessionOf(d).wire.setup.max_request_length = limit;
         }
         const strips = importRGB(xvfb.display, { x: 100, y: 50, width: 90, height: 70 });
         if (depth === 16) expect(firstDifference(quantize565(strips), quantize565(picture), 90)).toBeNull();
@@ -166,7 +168,7 @@ describe.each([24, 16])('depth %i', (depth) => {
     } finally {
       image.dispose();
       window.destroy();
-      await d.wire.sync();
+      await sessionOf(d).wire.sync();
     }
   });
 

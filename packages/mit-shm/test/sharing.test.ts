@@ -4,6 +4,7 @@
 import { execFileSync } from 'node:child_process';
 import { Segment } from '@xshm/shm';
 import { connect, type Display, startXvfb, toRGBA, type Xvfb } from '../src';
+import { sessionOf } from '../src/session';
 import { firstDifference, importRGB, makePicture, paintRoot, rgbOf } from './helpers';
 
 let a: Xvfb;
@@ -100,9 +101,9 @@ test('createPixmap: X draws into the image memory, read without a request', asyn
   const pixmap = await image.createPixmap();
   expect(await image.createPixmap()).toBe(pixmap);
   // CopyArea from the root into the shared pixmap: the pixels appear in image.data.
-  const gc = displayA.wire.allocId();
-  displayA.client.CreateGC(gc, pixmap, {});
-  (displayA.client as unknown as { CopyArea(...args: number[]): void }).CopyArea(
+  const gc = sessionOf(displayA).wire.allocId();
+  sessionOf(displayA).wire.client.CreateGC(gc, pixmap, {});
+  (sessionOf(displayA).wire.client as unknown as { CopyArea(...args: number[]): void }).CopyArea(
     displayA.root,
     pixmap,
     gc,
@@ -113,11 +114,11 @@ test('createPixmap: X draws into the image memory, read without a request', asyn
     32,
     16,
   );
-  await displayA.wire.sync();
+  await sessionOf(displayA).wire.sync();
   expect(
     firstDifference(rgbOf(image.toRGBA()), importRGB(a.display, { x: 40, y: 30, width: 32, height: 16 }), 32),
   ).toBeNull();
-  displayA.client.FreeGC(gc);
+  sessionOf(displayA).wire.client.FreeGC(gc);
 });
 
 test('a socket display has no shared pixmaps and says so', async () => {
@@ -162,7 +163,7 @@ test('createWindow: mapped with its title, expose and keypress events', async ()
   expect(() => window.resize(0, 10)).toThrow(RangeError);
 
   const closed = new Promise<void>((resolve) => window.once('close', () => resolve()));
-  displayB.client.DestroyWindow(window.id);
+  sessionOf(displayB).wire.client.DestroyWindow(window.id);
   await closed;
   window.destroy(); // already gone: a no-op
 });

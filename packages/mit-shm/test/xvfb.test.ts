@@ -3,6 +3,7 @@
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { connect, startXvfb } from '../src';
+import { sessionOf } from '../src/session';
 import { FIXTURES, RUN_TS } from './helpers';
 
 test('starts on a free display with the asked geometry, stops (twice) cleanly', async () => {
@@ -30,7 +31,7 @@ test("the connection setup lists every visual xdpyinfo lists (x11's setup parse,
     expect(listed.length).toBeGreaterThan(10);
     const display = await connect({ display: xvfb.display });
     try {
-      const parsed = display.client.display.screen[0]!.depths;
+      const parsed = sessionOf(display).wire.client.display.screen[0]!.depths;
       const vids = Object.values(parsed)
         .flatMap((visuals) => Object.values(visuals).map((v) => v.vid))
         .sort((a, b) => a - b);

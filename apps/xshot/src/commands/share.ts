@@ -3,7 +3,7 @@
 // segment: ShmGetImage writes each frame straight into the claimed slot, and no pixel passes
 // through JavaScript. Damage-driven: no new frame while nothing on screen changes.
 import type { FrameRing } from '@xshm/framebus';
-import type { CaptureOptions } from '@xshm/mit-shm';
+import type { CaptureOptions, ChangeWatch } from '@xshm/mit-shm';
 import { fourccOf } from '@xshm/mit-shm/format';
 import type { Command } from 'commander';
 import { interruptScope, sleep } from '../lifecycle';
@@ -13,11 +13,11 @@ import {
   addFpsOption,
   addSelectionOptions,
   EXIT_OK,
+  fail,
   parseIntegerIn,
   type SelectionOptions,
   UsageError,
 } from '../options';
-import { type DamageCapableClient, DamageWatch } from '../web/damage';
 import { connectDisplay, type Display } from '../xdisplay';
 
 export interface ShareOptions extends SelectionOptions {
@@ -41,7 +41,7 @@ export async function share(options: ShareOptions): Promise<number> {
   const scope = interruptScope();
   let display: Display | undefined;
   let ring: FrameRing | undefined;
-  let damage: DamageWatch | null = null;
+  let changes: ChangeWatch | undefined;
   let detach = (): void => {};
   let progress: (() => void) | undefined;
   try {
@@ -68,10 +68,8 @@ export async function share(options: ShareOptions): Promise<number> {
     detach = pipe.detach;
     const { path, why } = pipe;
 
-    damage = await DamageWatch.open(
-      display.client as unknown as DamageCapableClient,
-      options.window ?? display.root,
-    );
+    changes = await display.watchChanges(options.window !== undefined ? { drawable: options.window } : {});
+    const damage = changes.mode === 'damage' ? changes : null;
     process.stdout.write(
       `ring ${ring.name} key=0x${ring.key.toString(16)} id=${ring.id} ${width}x${height} ${format} ` +
         `stride=${ring.stride} slots=${ring.slots} slot_size=${ring.slotSize} data_offset=${ring.slotOffset(0)} ` +
@@ -79,28 +77,43 @@ export async function share(options: ShareOptions): Promise<number> {
     );
     process.stderr.write(
       `xshot: sharing ${display.name} as ring "${ring.name}": ${path} — ${why}; ` +
-        `${damage ? 'new frames on damage' : 'no DAMAGE extension: polling'}, at most ${options.fps} fps. Ctrl-C stops and removes the ring.\n`,
+        `${damage ? 'new frames on damage' : `polling (${changes.reason})`}, at most ${options.fps} fps. Ctrl-C stops and removes the ring.\n`,
     );
 
     const interval = 1000 / options.fps;
-    const signal = scope.signal;
+    // The X server going away ends an idle share too (no capture would fail while nothing changes).
+    const gone = new AbortController();
+    let lost: Error | undefined;
+    void display.lost.then((error) => {
+      lost = error;
+      gone.abort();
+    });
+    const signal = AbortSignal.any([scope.signal, gone.signal]);
     progress = showProgress(ring);
-    while (!signal.aborted) {
-      const started = performance.now();
-      // Subtract before capturing, on the same connection: a change drawn after it is in this
-      // capture or reported again, so none is lost between the two requests.
-      damage?.subtract();
-      await pipe.capture();
-      const rest = interval - (performance.now() - started);
-      if (rest > 0) await sleep(rest, signal);
-      // Nothing changed, no frame: readers keep the newest one. Without DAMAGE, poll at --fps.
-      while (damage && !signal.aborted && !(await damage.waitForDamage(DAMAGE_WAIT_MS, signal))) {}
+    try {
+      while (!signal.aborted) {
+        const started = performance.now();
+        // Re-arm before capturing, on the same connection: a change drawn after it is in this
+        // capture or reported again, so none is lost between the two requests.
+        changes.take();
+        await pipe.capture();
+        const rest = interval - (performance.now() - started);
+        if (rest > 0) await sleep(rest, signal);
+        // Nothing changed, no frame: readers keep the newest one. A polling watch answers at once.
+        while (!signal.aborted && !(await changes.changed(DAMAGE_WAIT_MS, signal))) {}
+      }
+    } catch (error) {
+      // A capture that failed because the server died says so through `lost` (and exits 1 below).
+      if (!display.closed) throw error;
+      lost ??= error as Error;
     }
+    if (lost)
+      return fail(`share: the X server at ${display.name} went away (${lost.message}); the ring is removed`);
     return EXIT_OK;
   } finally {
     progress?.();
     scope.release();
-    damage?.close(true);
+    changes?.close();
     detach();
     ring?.close();
     await display?.close();
@@ -118,8 +131,9 @@ interface Pipe {
 type Selection = Omit<CaptureOptions, 'cursor'>;
 
 /**
- * Zero-copy when the X server can attach the ring's SysV segment; otherwise a capture into
- * mit-shm's own buffer and one copy into the ring per frame, and the reason.
+ * Zero-copy when the X server can attach the ring's SysV segment (it shares memory with us, by either
+ * transport, and sees our IPC namespace); otherwise a capture into mit-shm's own buffer and one copy
+ * into the ring per frame, and the reason.
  */
 async function openPipe(
   display: Display,
@@ -131,7 +145,7 @@ async function openPipe(
   if (captureStride !== ring.stride) {
     // ShmGetImage writes rows at the server's scanline pad; a slot's rows are the ring's stride.
     why = `the server's rows are ${captureStride} bytes and the ring's ${ring.stride}, so a capture cannot land in a slot`;
-  } else if (display.shm.available && display.shm.transport === 'sysv') {
+  } else if (display.shm.available) {
     try {
       const handle = await display.attachSegment(ring.segment);
       return {
@@ -152,8 +166,6 @@ async function openPipe(
     } catch (error) {
       why = `the X server could not attach the ring's segment (${(error as Error).message})`;
     }
-  } else if (display.shm.available) {
-    why = `${display.name} shares memory by ${display.shm.transport}, and the ring is a SysV segment it cannot see`;
   } else {
     why = `no shared memory with ${display.name}${display.shm.reason ? ` (${display.shm.reason})` : ''}`;
   }

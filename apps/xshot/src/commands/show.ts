@@ -27,14 +27,21 @@ export async function show(options: ShowOptions): Promise<number> {
     reader = FrameRing.open({ name: options.name });
     display = await connectDisplay(options.display);
     const depth = depthFor(reader.format, display);
-    if (!display.shm.available || display.shm.transport !== 'sysv') {
+    const advice = 'run show on a local display in the same IPC namespace as the producer';
+    if (!display.shm.available) {
       throw new Error(
-        `show puts frames straight from the ring's SysV segment, which ${display.name} cannot attach ` +
-          `(${display.shm.available ? `it shares memory by ${display.shm.transport}` : (display.shm.reason ?? 'no MIT-SHM')}); ` +
-          'run show on a local display in the same IPC namespace as the producer',
+        `show puts frames straight from the ring's SysV segment, and ${display.name} shares no memory with us ` +
+          `(${display.shm.reason ?? 'no MIT-SHM'}); ${advice}`,
       );
     }
-    const handle = await display.attachSegment({ id: reader.id, size: reader.size });
+    const here = display;
+    const handle = await display
+      .attachSegment({ id: reader.id, size: reader.size })
+      .catch((error: unknown) => {
+        throw new Error(
+          `${here.name} cannot attach the ring's SysV segment (${(error as Error).message}); ${advice}`,
+        );
+      });
     detach = () => handle.detach();
 
     const closed = new AbortController();
@@ -45,7 +52,14 @@ export async function show(options: ShowOptions): Promise<number> {
     });
     const target = window;
     window.on('close', () => closed.abort());
-    const stop = AbortSignal.any([closed.signal, scope.signal]);
+    // The display dying ends show even while the shared screen is still (no put would fail meanwhile).
+    const gone = new AbortController();
+    let lost: Error | undefined;
+    void display.lost.then((error) => {
+      lost = error;
+      gone.abort();
+    });
+    const stop = AbortSignal.any([closed.signal, scope.signal, gone.signal]);
     process.stderr.write(
       `xshot: showing ring "${options.name}" (${reader.width}x${reader.height} ${reader.format}) on ${display.name}: ` +
         "zero-copy, ShmPutImage from the ring's segment. Close the window or Ctrl-C to stop.\n",
@@ -74,7 +88,13 @@ export async function show(options: ShowOptions): Promise<number> {
     window.on('expose', (event: { count: number }) => {
       if (event.count === 0) paint().catch(() => {}); // a failing put fails the next frame's paint too
     });
-    for await (const _ of reader.views({ signal: stop })) await paint();
+    try {
+      for await (const _ of reader.views({ signal: stop })) await paint();
+    } catch (error) {
+      if (!display.closed) throw error;
+      lost ??= error as Error;
+    }
+    if (lost) return fail(`show: the X server at ${display.name} went away (${lost.message})`);
     const end = reader.end;
     if (
       end &&

@@ -5,7 +5,7 @@ import { basename } from 'node:path';
 import type { Command } from 'commander';
 import { loadSharp } from '../encode';
 import { aborted, interruptScope } from '../lifecycle';
-import { action, addDisplayOption, EXIT_OK } from '../options';
+import { action, addDisplayOption, EXIT_OK, fail } from '../options';
 import { connectDisplay, type Display, type ShmImage, type XWindow } from '../xdisplay';
 
 export interface ViewOptions {
@@ -116,7 +116,12 @@ export async function view(files: string[], options: ViewOptions): Promise<numbe
     process.stdout.write(
       `window 0x${window.id.toString(16)}: ${shown.file} ${shown.image.width}x${shown.image.height}\n`,
     );
-    await Promise.race([aborted(closed.signal), aborted(scope.signal)]);
+    const lost = await Promise.race([
+      aborted(closed.signal).then(() => null),
+      aborted(scope.signal).then(() => null),
+      screen.lost,
+    ]);
+    if (lost) return fail(`view: the X server at ${screen.name} went away (${lost.message})`);
     await paging;
     await Promise.all([...pending]);
     return EXIT_OK;

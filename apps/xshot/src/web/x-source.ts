@@ -1,9 +1,7 @@
 // The FrameSource of a live X display: MIT-SHM captures through @xshm/mit-shm, change detection
-// through XDAMAGE on the root (falling back to polling where damage is missing or silent), and a
-// `lost` promise that settles the moment the X connection closes.
-import type { Frame } from '@xshm/mit-shm';
-import type { DamageCapableClient } from './damage';
-import { DamageWatch } from './damage';
+// through its watchChanges() on the root (XDAMAGE; polling where damage is missing or found silent), and
+// a `lost` promise that settles the moment the X connection closes.
+import type { ChangeWatch, Frame, WatchOptions, XConnectionError } from '@xshm/mit-shm';
 import type { ChangeDetection, FrameSource, Picture } from './source';
 
 /** Which part of the display to stream (at most one of them; none: the whole screen). */
@@ -19,8 +17,11 @@ export type CapturedFrame = Pick<Frame, 'width' | 'height' | 'toRGB' | 'release'
 
 /** The part of an @xshm/mit-shm Display the stream uses. */
 export interface CaptureDisplay {
+  readonly name: string;
   readonly root: number;
   readonly shm: { readonly transport: string };
+  readonly lost: Promise<XConnectionError>;
+  watchChanges(options?: WatchOptions): Promise<ChangeWatch>;
   capture(options: {
     window?: number;
     x?: number;
@@ -35,12 +36,6 @@ export interface CaptureDisplay {
 
 export interface XSourceParts {
   display: CaptureDisplay;
-  /** The display's name, for messages. */
-  displayName: string;
-  /** The raw `x11` client under `display`, for DAMAGE; null: poll instead. */
-  client: DamageCapableClient | null;
-  /** Settles when the X connection is gone. */
-  connectionLost: Promise<Error>;
   area: CaptureArea;
 }
 
@@ -49,24 +44,20 @@ export class XSource implements FrameSource {
   private detectionMode: ChangeDetection;
   private current: CapturedFrame | null = null;
   private closed = false;
-  private connectionAlive = true;
   readonly lost: Promise<Error>;
   /** Why the source polls instead of waiting for damage, when it does. */
   pollingReason: string | null = null;
 
   private constructor(
     private readonly parts: XSourceParts,
-    private readonly damage: DamageWatch | null,
+    private readonly changes: ChangeWatch,
     readonly width: number,
     readonly height: number,
   ) {
     this.transport = parts.display.shm.transport;
-    this.detectionMode = damage ? 'damage' : 'polling';
-    if (!damage) this.pollingReason = 'the X server has no DAMAGE extension';
-    this.lost = parts.connectionLost.then((error) => {
-      this.connectionAlive = false;
-      return error;
-    });
+    this.detectionMode = changes.mode;
+    if (changes.reason) this.pollingReason = changes.reason;
+    this.lost = parts.display.lost;
   }
 
   /**
@@ -74,21 +65,21 @@ export class XSource implements FrameSource {
    * monitor has no other cheap way to tell); that first capture is released at once.
    */
   static async open(parts: XSourceParts): Promise<XSource> {
-    const damage = parts.client ? await DamageWatch.open(parts.client, parts.display.root) : null;
+    const changes = await parts.display.watchChanges();
     try {
       const first = await parts.display.capture(captureOptions(parts.area));
       const { width, height } = first;
       first.release();
-      return new XSource(parts, damage, width, height);
+      return new XSource(parts, changes, width, height);
     } catch (error) {
-      damage?.close(true);
+      changes.close();
       throw error;
     }
   }
 
   /** The X display's name, e.g. `:1`. */
   get displayName(): string {
-    return this.parts.displayName;
+    return this.parts.display.name;
   }
 
   get detection(): ChangeDetection {
@@ -96,7 +87,7 @@ export class XSource implements FrameSource {
   }
 
   waitForChange(timeoutMs: number, signal: AbortSignal): Promise<boolean> {
-    if (this.damage && this.detectionMode === 'damage') return this.damage.waitForDamage(timeoutMs, signal);
+    if (this.detectionMode === 'damage') return this.changes.changed(timeoutMs, signal);
     return new Promise((resolve) => {
       const finish = (): void => {
         clearTimeout(timer);
@@ -115,10 +106,10 @@ export class XSource implements FrameSource {
   }
 
   async capture(): Promise<Picture> {
-    if (this.closed) throw new Error(`capture of ${this.parts.displayName} after the stream was closed`);
-    // Subtract first, on the same connection: a change drawn after it is both in this capture or
-    // the next, and reported again, so no change is ever lost between the two requests.
-    this.damage?.subtract();
+    if (this.closed) throw new Error(`capture of ${this.parts.display.name} after the stream was closed`);
+    // Re-arm first, on the same connection: a change drawn after it is in this capture or reported
+    // again, so no change is ever lost between the two requests.
+    this.changes.take();
     this.current?.release();
     this.current = null;
     const frame = await this.parts.display.capture(captureOptions(this.parts.area));
@@ -131,7 +122,7 @@ export class XSource implements FrameSource {
     this.closed = true;
     this.current?.release();
     this.current = null;
-    this.damage?.close(this.connectionAlive);
+    this.changes.close();
     await this.parts.display.close().catch(() => {});
   }
 }

@@ -2,7 +2,7 @@
 // we have attached it, before the server does: from then on the kernel frees it when the last of us
 // detaches, so a process killed with -9 at any moment leaks nothing.
 //
-// Why not "attach both sides, round trip, then IPC_RMID" (DESIGN.md)? That leaves a round trip in which a
+// Why not "attach both sides, round trip, then IPC_RMID"? That leaves a round trip in which a
 // kill -9 leaks the segment for good: measured, 7 of 25 clients creating images in a loop and killed at a
 // random moment left a segment behind (nattch 0, not marked for removal). Linux lets a process — the X server
 // too — shmat a segment already marked for removal while anyone still has it attached (shmat(2), "Linux
