@@ -20,6 +20,7 @@ import {
   DEFAULT_HOST,
   DEFAULT_PORT,
   generateToken,
+  isLoopbackHost,
   ListenError,
   type StreamServer,
   startStreamServer,
@@ -127,11 +128,6 @@ export async function stream(options: StreamOptions): Promise<number> {
   await source.close();
   if (ending.message) return fail(`stream: ${ending.message}`, ending.code);
   return ending.code;
-}
-
-/** Only this machine can connect to these (names are resolved by listen(); 127.0.0.1 is the default). */
-function isLoopbackHost(host: string): boolean {
-  return host === 'localhost' || host === '::1' || host.startsWith('127.');
 }
 
 const PROGRESS_INTERVAL_MS = 1000;

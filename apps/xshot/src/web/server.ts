@@ -387,8 +387,7 @@ const WILDCARD_HOSTS = new Set(['0.0.0.0', '::', '']);
 function hostCheck(boundHost: string): (name: string) => boolean {
   const bound = normalizeName(boundHost);
   const wildcard = WILDCARD_HOSTS.has(bound);
-  return (name) =>
-    name === 'localhost' || isLoopbackAddress(name) || name === bound || (wildcard && isIP(name) !== 0);
+  return (name) => isLoopbackHost(name) || name === bound || (wildcard && isIP(name) !== 0);
 }
 
 /** The name or address in a Host header, lowercased, without port or brackets; null if it is not one. */
@@ -407,9 +406,11 @@ function normalizeName(name: string): string {
     .replace(/\.$/, '');
 }
 
-function isLoopbackAddress(address: string): boolean {
-  if (isIP(address) === 4) return address.startsWith('127.');
-  return address === '::1' || /^::ffff:127\./.test(address);
+/** `localhost` or a loopback address: only this machine reaches a server bound to it. */
+export function isLoopbackHost(name: string): boolean {
+  if (name === 'localhost') return true;
+  if (isIP(name) === 4) return name.startsWith('127.');
+  return name === '::1' || /^::ffff:127\./.test(name);
 }
 
 function sameOrigin(origin: string, hostHeader: string | undefined): boolean {
