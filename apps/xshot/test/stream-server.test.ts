@@ -400,7 +400,7 @@ describe('hostile clients: malformed requests, floods, idle connections', () => 
 
   test('1000 non-reading /frame.png clients: one capture and encode per batch, bounded in flight, 503 beyond', async () => {
     const [width, height] = [1600, 1500];
-    const limits = { maxPictureRequests: 16, maxConnections: 2000, sendTimeoutMs: 120_000 };
+    const limits = { maxPictureRequests: 16, maxConnections: 2000, stallTimeoutMs: 120_000 };
     await start({ width, height, limits });
     source.paint(noise(width * height * 3));
     source.holdCaptures();
@@ -445,14 +445,14 @@ describe('hostile clients: malformed requests, floods, idle connections', () => 
     expect(decoded.equals(source.pixels())).toBe(true);
   }, 120_000);
 
-  test('a /frame.png response not taken within sendTimeoutMs loses its socket', async () => {
+  test('a /frame.png response whose client takes nothing for stallTimeoutMs loses its socket', async () => {
     // Noise compresses to nothing: each PNG is ~7 MB, more than loopback buffers take from a
-    // client that never reads, so those responses stay in flight until sendTimeoutMs ends them.
+    // client that never reads, so those responses stay in flight until stallTimeoutMs ends them.
     const [width, height] = [1600, 1500];
-    await start({ width, height, limits: { sendTimeoutMs: 1000 } });
+    await start({ width, height, limits: { stallTimeoutMs: 1000 } });
     source.paint(noise(width * height * 3));
     for (let i = 0; i < 8; i++) client(pngRequest(), { read: false });
-    await waitUntil(() => server.stats().sendTimeouts > 0, 'a send timeout', 30_000);
+    await waitUntil(() => server.stats().stallTimeouts > 0, 'a stall timeout', 30_000);
     await waitUntil(() => server.stats().pictureRequests === 0, 'every stalled response to end', 30_000);
     const after = await statsOverHttp();
     expect(after.pictureBytes).toBe(0);

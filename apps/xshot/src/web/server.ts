@@ -31,8 +31,8 @@ export interface ServerLimits {
   maxPictureRequests: number;
   /** Bytes of those responses not yet taken by their sockets; at or beyond: 503 with Retry-After. */
   maxPictureBytes: number;
-  /** A /frame.jpg or /frame.png response not wholly taken by its socket by then: the socket is destroyed. */
-  sendTimeoutMs: number;
+  /** A /frame.jpg or /frame.png response whose socket takes no byte for this long: the socket is destroyed. */
+  stallTimeoutMs: number;
   /** A connection must have sent a request's whole header by then (else 408 and closed). */
   headersTimeoutMs: number;
   /** An idle keep-alive connection is closed after this. */
@@ -44,7 +44,7 @@ export const DEFAULT_LIMITS: Readonly<ServerLimits> = {
   maxConnections: 256,
   maxPictureRequests: 32,
   maxPictureBytes: 64 << 20,
-  sendTimeoutMs: 30_000,
+  stallTimeoutMs: 10_000,
   headersTimeoutMs: 10_000,
   keepAliveTimeoutMs: 5_000,
 };
@@ -75,8 +75,8 @@ export interface ServerCounters {
   pictureBytes: number;
   /** Single-picture requests answered 503 because of the two figures above. */
   refusedBusy: number;
-  /** Single-picture responses whose socket was destroyed for not taking them within `sendTimeoutMs`. */
-  sendTimeouts: number;
+  /** Single-picture responses whose socket was destroyed for taking nothing for `stallTimeoutMs`. */
+  stallTimeouts: number;
   /** PNG encodes for /frame.png: concurrent requests share one. */
   pngEncoded: number;
 }
@@ -236,7 +236,8 @@ export async function startStreamServer(options: StreamServerOptions): Promise<S
         return;
       case '/frame.jpg':
       case '/frame.png': {
-        if (!pictures.admit(response)) {
+        const ticket = pictures.admit(response);
+        if (!ticket) {
           response.setHeader('Retry-After', String(RETRY_AFTER_S));
           sendText(response, 503, 'too many pictures are being sent; retry in a second\n');
           return;
@@ -244,7 +245,7 @@ export async function startStreamServer(options: StreamServerOptions): Promise<S
         const png = url.pathname === '/frame.png';
         const body = png ? await nextPng() : (await pipeline.currentJpeg()).jpeg;
         if (response.destroyed) return; // gone while its picture was made (or timed out)
-        pictures.sending(response, body.length);
+        ticket.sending(body.length);
         send(response, 200, png ? 'image/png' : 'image/jpeg', body);
         return;
       }
@@ -441,61 +442,78 @@ function tokenCheck(token: string | undefined): (request: IncomingMessage, url: 
   };
 }
 
+/** One admitted /frame.* response: say how big its body is when it is about to be sent. */
+interface PictureTicket {
+  sending(length: number): void;
+}
+
 /**
  * /frame.jpg and /frame.png responses in flight: at most `maxPictureRequests`, and new ones only
- * while fewer than `maxPictureBytes` wait in their sockets. A response its client does not take
- * within `sendTimeoutMs` loses its socket, so clients that never read cannot hold the budget.
+ * while fewer than `maxPictureBytes` wait in their sockets. A response whose socket takes nothing
+ * for `stallTimeoutMs` loses it, so clients that never read cannot hold the budget (a slow reader
+ * that keeps taking bytes keeps its socket).
  */
 class PictureBudget {
   private requests = 0;
   private bytes = 0;
   private refused = 0;
-  private timeouts = 0;
+  private stalled = 0;
 
   constructor(private readonly limits: ServerLimits) {}
 
-  /** Counts `response` in, or returns false when the budget is spent (the caller answers 503). */
-  admit(response: ServerResponse): boolean {
+  /** Counts `response` in, or returns null when the budget is spent (the caller answers 503). */
+  admit(response: ServerResponse): PictureTicket | null {
     if (this.requests >= this.limits.maxPictureRequests || this.bytes >= this.limits.maxPictureBytes) {
       this.refused++;
-      return false;
+      return null;
     }
     this.requests++;
-    const timer = setTimeout(() => {
-      this.timeouts++;
-      response.destroy();
-    }, this.limits.sendTimeoutMs);
+    let length = 0;
+    let timer: NodeJS.Timeout | undefined;
     let done = false;
     const release = (): void => {
       if (done) return;
       done = true;
       clearTimeout(timer);
       this.requests--;
-      this.bytes -= (response as BudgetedResponse).budgetedBytes ?? 0;
+      this.bytes -= length;
     };
     // 'finish': every byte is with the kernel; 'close': the socket went first.
     response.once('finish', release);
     response.once('close', release);
-    return true;
+    return {
+      sending: (bodyLength) => {
+        length = bodyLength;
+        this.bytes += length;
+        const socket = response.socket;
+        if (!socket) return;
+        // bytesWritten counts what is still buffered too: what the kernel took is the difference.
+        const taken = (): number => socket.bytesWritten - socket.writableLength;
+        let before = -1;
+        const check = (): void => {
+          if (done) return;
+          if (taken() === before) {
+            this.stalled++;
+            response.destroy();
+            return;
+          }
+          before = taken();
+          timer = setTimeout(check, this.limits.stallTimeoutMs);
+        };
+        check();
+      },
+    };
   }
 
-  /** `response` is about to be sent a body of `length` bytes. */
-  sending(response: ServerResponse, length: number): void {
-    (response as BudgetedResponse).budgetedBytes = length;
-    this.bytes += length;
-  }
-
-  stats(): Pick<ServerCounters, 'pictureRequests' | 'pictureBytes' | 'refusedBusy' | 'sendTimeouts'> {
+  stats(): Pick<ServerCounters, 'pictureRequests' | 'pictureBytes' | 'refusedBusy' | 'stallTimeouts'> {
     return {
       pictureRequests: this.requests,
       pictureBytes: this.bytes,
       refusedBusy: this.refused,
-      sendTimeouts: this.timeouts,
+      stallTimeouts: this.stalled,
     };
   }
 }
-
-type BudgetedResponse = ServerResponse & { budgetedBytes?: number };
 
 /**
  * Single flight: one `job` runs at a time, and every call made while it runs shares the one run
