@@ -206,6 +206,8 @@ function startStream(display, fps) {
   return startProcess(process.execPath, [
     ...[BIN, 'stream', '--display', display, '--port', '0'],
     ...['--fps', String(fps), '--quality', String(QUALITY)],
+    // The token is checked once per connection, not per frame: the printed URL stays plain.
+    '--no-token',
   ]);
 }
 

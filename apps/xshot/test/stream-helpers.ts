@@ -2,6 +2,7 @@
 // and a FrameSource whose pictures and "damage" the test controls.
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { type ClientRequest, get, type IncomingMessage } from 'node:http';
+import { connect, type Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import type { ChangeDetection, FrameSource, Picture } from '../src/web/source';
 
@@ -129,6 +130,8 @@ export class FakeSource implements FrameSource {
   fallbackReason: string | null = null;
   private rgb: Buffer;
   private dirty = false;
+  private held: Promise<void> | null = null;
+  private unhold: () => void = () => {};
   private wake: (() => void) | null = null;
   private lostResolve: (error: Error) => void = () => {};
   readonly lost: Promise<Error>;
@@ -188,7 +191,20 @@ export class FakeSource implements FrameSource {
     this.fallbackReason = reason;
   }
 
+  /** Captures wait from now until `releaseCaptures()`: requests pile up behind one capture. */
+  holdCaptures(): void {
+    this.held ??= new Promise((resolve) => {
+      this.unhold = resolve;
+    });
+  }
+
+  releaseCaptures(): void {
+    this.held = null;
+    this.unhold();
+  }
+
   async capture(): Promise<Picture> {
+    if (this.held) await this.held;
     this.dirty = false;
     this.captures++;
     const rgb = this.rgb;
@@ -210,6 +226,62 @@ export function noise(size: number): Buffer {
 
 export function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Polls `condition` until it holds; fails after `timeoutMs` saying what was awaited. */
+export async function waitUntil(
+  condition: () => boolean | Promise<boolean>,
+  what: string,
+  timeoutMs = 10_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`still waiting after ${timeoutMs} ms for ${what}`);
+    await delay(20);
+  }
+}
+
+/**
+ * A raw TCP client: writes `request` as given (no HTTP library to tidy it up), collects what the
+ * server sends and notes when the server closes the connection. `read: false` never reads.
+ */
+export class RawClient {
+  readonly socket: Socket;
+  received = '';
+  closed = false;
+  readonly connected: Promise<void>;
+
+  constructor(port: number, request = '', options: { read?: boolean } = {}) {
+    this.socket = connect(port, '127.0.0.1');
+    this.connected = new Promise((resolve, reject) => {
+      this.socket.once('connect', resolve);
+      this.socket.once('error', reject);
+    });
+    this.socket.on('error', () => {});
+    this.socket.on('close', () => {
+      this.closed = true;
+    });
+    if (options.read === false) this.socket.pause();
+    else
+      this.socket.on('data', (chunk: Buffer) => {
+        this.received += chunk.toString('latin1');
+      });
+    if (request) this.socket.write(request);
+  }
+
+  /** The status code of the first response received, or 0. */
+  get status(): number {
+    return Number(/^HTTP\/1\.1 (\d{3})/.exec(this.received)?.[1] ?? 0);
+  }
+
+  /** Resolves once the server has closed the connection. */
+  whenClosed(what: string, timeoutMs = 10_000): Promise<void> {
+    return waitUntil(() => this.closed, what, timeoutMs);
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
 }
 
 export interface TestXvfb {

@@ -179,11 +179,12 @@ test('demo --stream serves the display it drew on until Ctrl-C, then leaves noth
   const cwd = mkdtempSync(join(folder, 'demo-stream-'));
   const { child, match } = await startXshot(
     ['demo', '--stream', '--port', '0'],
-    /at (http:\/\/127\.0\.0\.1:\d+\/)/,
+    /at (http:\/\/127\.0\.0\.1:\d+\/)(\?token=\S+)?\n/,
     { DISPLAY: b.display },
     cwd,
   );
-  const response = await fetch(`${match[1]}frame.png`);
+  // The stream makes up a token by default and prints it in the URL's query.
+  const response = await fetch(`${match[1]}frame.png${match[2] ?? ''}`);
   expect(response.status).toBe(200);
   const served = Buffer.from(await response.arrayBuffer());
   const svg = demoPictureSVG(400, 300, `made by xshot demo on ${b.display}`);

@@ -16,7 +16,15 @@ import {
   UsageError,
 } from '../options';
 import { openDisplaySource } from '../web/open-display';
-import { DEFAULT_HOST, DEFAULT_PORT, ListenError, type StreamServer, startStreamServer } from '../web/server';
+import {
+  DEFAULT_HOST,
+  DEFAULT_PORT,
+  generateToken,
+  isLoopbackHost,
+  ListenError,
+  type StreamServer,
+  startStreamServer,
+} from '../web/server';
 
 export const DEFAULT_FPS = 30;
 export const DEFAULT_QUALITY = 80;
@@ -28,7 +36,8 @@ export interface StreamOptions extends SelectionOptions {
   fps?: number;
   quality?: number;
   cursor?: boolean;
-  token?: string;
+  /** The secret every endpoint but /healthz needs; absent: a random one; false (`--no-token`): none. */
+  token?: string | false;
 }
 
 /** What ended a stream, and the exit code it gives. */
@@ -39,9 +48,12 @@ export async function stream(options: StreamOptions): Promise<number> {
   if (selections.length > 1) {
     throw new UsageError('--region, --window and --monitor select the same thing; give at most one');
   }
-  if (options.token !== undefined && options.token.length === 0) {
-    throw new UsageError('--token is empty; give a secret, e.g. --token "$(openssl rand -hex 16)"');
+  if (options.token === '') {
+    throw new UsageError('--token is empty; give a secret, or --no-token to serve without one');
   }
+  // As Jupyter does: a fresh secret unless told otherwise, printed in the URL to open.
+  const token = options.token === false ? undefined : (options.token ?? generateToken());
+  const host = options.host ?? DEFAULT_HOST;
 
   let source: Awaited<ReturnType<typeof openDisplaySource>>;
   try {
@@ -62,12 +74,12 @@ export async function stream(options: StreamOptions): Promise<number> {
   try {
     server = await startStreamServer({
       source,
-      host: options.host ?? DEFAULT_HOST,
+      host,
       port: options.port ?? DEFAULT_PORT,
       fps: options.fps ?? DEFAULT_FPS,
       quality: options.quality ?? DEFAULT_QUALITY,
       pollEveryFrame: options.cursor === true,
-      ...(options.token ? { token: options.token } : {}),
+      ...(token ? { token } : {}),
     });
   } catch (error) {
     await source.close();
@@ -80,6 +92,12 @@ export async function stream(options: StreamOptions): Promise<number> {
     `xshot stream: ${source.displayName} ${source.width}x${source.height} (${source.transport}, ${detection}) ` +
       `at ${server.url}\n`,
   );
+  if (!token && !isLoopbackHost(host)) {
+    process.stderr.write(
+      `xshot stream: warning: no token and listening on ${host}: anyone who can reach port ${server.port} ` +
+        'can see this screen (drop --no-token to require one)\n',
+    );
+  }
   if (source.pollingReason) process.stderr.write(`xshot stream: polling because ${source.pollingReason}\n`);
 
   const progress = process.stderr.isTTY ? showProgress(server) : null;
@@ -152,6 +170,10 @@ export function register(program: Command): void {
         .default(DEFAULT_QUALITY),
     )
     .option('--cursor', 'draw the mouse cursor into the picture')
-    .option('--token <secret>', 'require ?token=SECRET or Authorization: Bearer SECRET (all but /healthz)')
+    .option(
+      '--token <secret>',
+      'require ?token=SECRET or Authorization: Bearer SECRET on all but /healthz (default: a random one, in the printed URL)',
+    )
+    .option('--no-token', 'serve without a token: anyone who can reach the port sees the screen')
     .action(action((opts: StreamOptions) => stream(opts)));
 }

@@ -1,12 +1,14 @@
 // The page served at `/`: the live picture scaled to the window, a small status line (size, frame
 // rate, transport) and a clear message when the stream stops. Kept as a string so it ships inside
-// dist/ with the code and needs no file copy at build time.
+// dist/ with the code and needs no file copy at build time. The page passes the `?token=` it was
+// opened with on to its own requests, and sends no Referer, which would carry the token elsewhere.
 
 export const VIEWER_HTML = `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer">
 <title>xshot stream</title>
 <style>
   html, body { margin: 0; height: 100%; background: #111; overflow: hidden; }
