@@ -15,7 +15,10 @@ module.exports = function jestConfig(dir, overrides = {}) {
     },
     // the root tsconfig.json's `paths`, the one list of where each package's sources are
     moduleNameMapper: Object.fromEntries(
-      Object.entries(SOURCES).map(([name, source]) => [`^${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, source]),
+      Object.entries(SOURCES).map(([name, source]) => [
+        `^${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`,
+        source,
+      ]),
     ),
     ...overrides,
   };

@@ -15,9 +15,9 @@ const ROOT = path.resolve(__dirname, '..');
 
 /** `@xshm/*` name -> absolute path of its source entry, from the root tsconfig.json's `paths`. */
 const SOURCES = Object.fromEntries(
-  Object.entries(JSON.parse(fs.readFileSync(path.join(ROOT, 'tsconfig.json'), 'utf8')).compilerOptions.paths).map(
-    ([name, [target]]) => [name, path.join(ROOT, target)],
-  ),
+  Object.entries(
+    JSON.parse(fs.readFileSync(path.join(ROOT, 'tsconfig.json'), 'utf8')).compilerOptions.paths,
+  ).map(([name, [target]]) => [name, path.join(ROOT, target)]),
 );
 
 function register() {
