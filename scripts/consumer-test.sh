@@ -74,6 +74,9 @@ check "tarballs: LICENSE, no maps, files as listed, no workspace: ranges" node -
   if (bad.length) { console.error(bad.join("\n")); process.exit(1); }
 ' "$shm" "$mitshm" "$framebus" "$xshot"
 
+check "pnpm publish -r --dry-run (no git there, hence --no-git-checks)" \
+  bash -c "cd '$work/clone' && pnpm publish -r --dry-run --no-git-checks"
+
 # --- a private Xvfb (-noreset: what a client put on the root stays when it disconnects) ------
 Xvfb -displayfd 3 -screen 0 640x480x24 -nolisten tcp -noreset 3>"$work/display" 2>/dev/null &
 xvfb_pid=$!
