@@ -4,7 +4,7 @@
 # workspace's packages. Safe to run again: it installs only what is missing.
 #   scripts/setup.sh demo   Xvfb, for `xshot demo` on a machine with no display
 #   scripts/setup.sh test   + every tool the tests run: ImageMagick, x11 tools, Python sysv_ipc, Chromium,
-#                           ipcs/runuser, ss, git/tar/cmp for the consumer test on packed tarballs
+#                           ipcs/runuser, ss, curl/openssl (README lines), git/tar/cmp (the consumer test)
 #   scripts/setup.sh bench  + the peers the benchmarks race (scrot, maim, ffmpeg, hyperfine, libxcb-shm)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,7 +16,8 @@ demo=(xvfb:Xvfb)
 test=("${demo[@]}" imagemagick:import x11-apps:xwd x11-utils:xdpyinfo x11-utils:xwininfo xdotool:xdotool
   python3-sysv-ipc:/usr/lib/python3/dist-packages/sysv_ipc.cpython-311-x86_64-linux-gnu.so
   libxcb-shm0-dev:/usr/include/xcb/shm.h gcc:gcc chromium:/usr/bin/chromium
-  util-linux:ipcs util-linux:runuser iproute2:ss git:git tar:tar diffutils:cmp debianutils:which)
+  util-linux:ipcs util-linux:runuser iproute2:ss git:git tar:tar diffutils:cmp debianutils:which
+  curl:curl openssl:openssl)
 bench=("${test[@]}" scrot:scrot maim:maim ffmpeg:ffmpeg hyperfine:hyperfine)
 case $profile in
   demo) wanted=("${demo[@]}") ;;
@@ -51,7 +52,7 @@ if ((${#missing[@]})); then
 fi
 
 # The pinned pnpm (package.json's packageManager). npm's own error is shown when it cannot install
-# globally (a user without write access to node's prefix), followed by the ways round it.
+# globally (a user without write access to node's prefix), followed by the way round it.
 if [[ $(pnpm --version 2>/dev/null) != "$PNPM_VERSION" ]]; then
   echo "setup: installing pnpm@$PNPM_VERSION (npm install -g)" >&2
   if ! npm install -g --loglevel=error --no-fund --no-audit "pnpm@$PNPM_VERSION"; then

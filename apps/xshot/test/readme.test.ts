@@ -50,8 +50,7 @@ function freePort(): Promise<number> {
 /** The line as this machine runs it: our displays and ports, `xshot` the built bin. */
 function local(line: string): string {
   return line
-    .replace(/(^|\s):1\b/g, `$1${a.display}`)
-    .replace(/(^|\s):0\b/g, `$1${b.display}`)
+    .replace(/(^|\s):([01])\b/g, (_, space, number) => `${space}${number === '1' ? a.display : b.display}`)
     .replace(/\b(8080|9000)\b/g, (port) => String(ports[port as keyof typeof ports]))
     .replace(/^xshot stream (?!.*--port)(.*)$/, `xshot stream $1 --port ${ports['8080']}`)
     .replace(/^xshot /, `exec ${JSON.stringify(process.execPath)} ${JSON.stringify(BIN)} `);
@@ -89,8 +88,25 @@ async function run(line: string, env: NodeJS.ProcessEnv = {}): Promise<string> {
   return output();
 }
 
+/** Waits for `ready` in what the command printed; on a timeout, the error shows what it did print. */
+async function printed(started: Started, ready: RegExp): Promise<RegExpExecArray> {
+  try {
+    return await waitFor(
+      `${ready}`,
+      async () => {
+        const { exitCode, signalCode } = started.child;
+        if (exitCode !== null || signalCode !== null) throw new Error(`it ended (${exitCode ?? signalCode})`);
+        return ready.exec(started.output()) ?? undefined;
+      },
+      30_000,
+    );
+  } catch (error) {
+    throw new Error(`${(error as Error).message}; it printed:\n${started.output()}`);
+  }
+}
+
 async function upThenInterrupt(started: Started, ready: RegExp): Promise<string> {
-  await waitFor(`${ready}`, async () => (ready.test(started.output()) ? true : undefined), 20_000);
+  await printed(started, ready);
   started.child.kill('SIGINT');
   expect(await exited(started.child)).toEqual({ code: 0, signal: null });
   running.delete(started.child);
@@ -137,7 +153,7 @@ test.each(lines.map((line) => [line]))('$ %s', async (line) => {
       'xc:orange',
     ]);
     try {
-      await waitFor('the Firefox window', async () => (await windowsNamed(a.display, 'Firefox'))[0]);
+      await waitFor('the Firefox window', async () => (await windowsNamed(a.display, 'Firefox'))[0], 30_000);
       await run(line);
       expect(identify('win.webp')).toBe('WEBP 160x120');
     } finally {
@@ -145,8 +161,7 @@ test.each(lines.map((line) => [line]))('$ %s', async (line) => {
     }
   } else if (command === 'view') {
     const started = start(line);
-    await waitFor('the view window', async () => /window (0x[0-9a-f]+)/.exec(started.output())?.[1]);
-    const window = Number(/window (0x[0-9a-f]+)/.exec(started.output())?.[1]);
+    const window = Number((await printed(started, /window (0x[0-9a-f]+)/))[1]);
     pressKey(a.display, window, 'q');
     expect(await exited(started.child)).toEqual({ code: 0, signal: null });
     running.delete(started.child);
@@ -157,14 +172,9 @@ test.each(lines.map((line) => [line]))('$ %s', async (line) => {
     await upThenInterrupt(start(line), new RegExp(`http://0\\.0\\.0\\.0:${ports['9000']}/`));
   } else if (command === 'stream') {
     // left running for the curl line after the next
-    const started = start(line);
-    await waitFor('the stream', async () =>
-      new RegExp(
-        `^xshot stream: ${a.display} 1024x768 .* at http://127\\.0\\.0\\.1:${ports['8080']}/$`,
-        'm',
-      ).test(started.output())
-        ? true
-        : undefined,
+    await printed(
+      start(line),
+      new RegExp(`^xshot stream: ${a.display} 1024x768 .* at http://127\\.0\\.0\\.1:${ports['8080']}/$`, 'm'),
     );
   } else {
     throw new Error(`no expectation for the README line: ${line}`);
