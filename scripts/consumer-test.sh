@@ -54,12 +54,16 @@ for dir in "${packages[@]}"; do
 done
 tarball() { ls "$work"/tarballs/"$1"-[0-9]*.tgz; }
 shm=$(tarball xshm-shm) mitshm=$(tarball xshm-mit-shm) framebus=$(tarball xshm-framebus) xshot=$(tarball xshot)
+manifest() { tar -xzOf "$1" package/package.json | node -p "JSON.parse(require('fs').readFileSync(0, 'utf8')).$2"; }
+version=$(manifest "$xshot" version) x11_version=$(manifest "$mitshm" dependencies.x11)
 echo "ok - packed ${packages[*]} in a fresh copy ($((SECONDS - start)) s)"
 
-# Every tarball: a LICENSE, no source maps, every `files` entry present, no workspace: ranges left.
-check "tarballs: LICENSE, no maps, files as listed, no workspace: ranges" node -e '
+# Every tarball: a LICENSE, no source maps, every `files` entry present, no workspace: ranges left, and
+# x11 at one exact version.
+check "tarballs: LICENSE, no maps, files as listed, no workspace: ranges, one exact x11" node -e '
   const { execFileSync } = require("node:child_process");
-  let bad = [];
+  const bad = [];
+  const x11s = new Set();
   for (const tgz of process.argv.slice(1)) {
     const list = execFileSync("tar", ["-tzf", tgz], { encoding: "utf8" }).split("\n").filter(Boolean);
     const pkg = JSON.parse(execFileSync("tar", ["-xzOf", tgz, "package/package.json"], { encoding: "utf8" }));
@@ -70,7 +74,12 @@ check "tarballs: LICENSE, no maps, files as listed, no workspace: ranges" node -
     if (!list.some((p) => p.startsWith("package/dist/"))) bad.push(`${name}: no dist/`);
     if (JSON.stringify(pkg).includes("workspace:")) bad.push(`${name}: a workspace: range`);
     for (const key of ["repository", "homepage", "bugs", "cpu", "os"]) if (!pkg[key]) bad.push(`${name}: no ${key}`);
+    // xshot bundles the x11 core and loads the rest from the installed x11: one exact version everywhere
+    const x11 = pkg.dependencies?.x11;
+    if (x11) x11s.add(x11);
+    if (x11 && !/^\d+\.\d+\.\d+$/.test(x11)) bad.push(`${name}: x11 ${x11} is a range, not one version`);
   }
+  if (x11s.size > 1) bad.push(`x11 versions differ between packages: ${[...x11s].join(", ")}`);
   if (bad.length) { console.error(bad.join("\n")); process.exit(1); }
 ' "$shm" "$mitshm" "$framebus" "$xshot"
 
@@ -205,10 +214,10 @@ consume() {
     bash -c "cd '$dir/ts' && '$root/node_modules/.bin/tsc' -p ."
   # pnpm's patch of x11 (patches/) applies inside this workspace only: a user gets upstream's x11, on
   # which everything above must work (connect() just parses the setup slower).
-  check "$tool: x11 as installed is upstream's 4.2.2, without our patch" bash -c "
+  check "$tool: x11 as installed is upstream's $x11_version, without our patch" bash -c "
     x11=\$(dirname \$(node -p \"require.resolve('x11/package.json', { paths: [require.resolve('@xshm/mit-shm')] })\")) &&
-    grep -q '\"version\": \"4.2.2\"' \$x11/package.json && ! grep -q 'One read for' \$x11/lib/handshake.js"
-  check "$tool: npx xshot --version" bash -c "cd '$dir' && npx --no-install xshot --version | grep -qx 'xshot 0.0.0\|0.0.0'"
+    grep -q '\"version\": \"$x11_version\"' \$x11/package.json && ! grep -q 'One read for' \$x11/lib/handshake.js"
+  check "$tool: npx xshot --version" bash -c "cd '$dir' && npx --no-install xshot --version | grep -qx 'xshot $version\|$version'"
   check "$tool: npx shmtool ls" bash -c "cd '$dir' && npx --no-install shmtool ls"
   check "$tool: npx xshot shot (the bundle, the user's x11)" bash -c "
     cd '$dir' && DISPLAY='$display' npx --no-install xshot shot shot.png && [[ \$(head -c 4 shot.png | od -An -tx1) == ' 89 50 4e 47' ]]"
