@@ -15,6 +15,7 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
+trap 'exit 1' INT TERM # so that a timeout or Ctrl-C cleans up too
 export npm_config_update_notifier=false npm_config_fund=false npm_config_audit=false
 start=$SECONDS
 passed=0 failed=0
