@@ -1,7 +1,7 @@
 // The one jest setup every package extends: swc for TypeScript (TypeScript 7 has no
 // JavaScript API for ts-jest), and sibling packages read from source, so no build first.
 const path = require('node:path');
-const { SWC_OPTIONS } = require('./scripts/run-ts.cjs');
+const { SWC_OPTIONS, SOURCES } = require('./scripts/run-ts.cjs');
 
 /** @param {string} dir the package folder (pass __dirname) */
 module.exports = function jestConfig(dir, overrides = {}) {
@@ -13,10 +13,13 @@ module.exports = function jestConfig(dir, overrides = {}) {
     transform: {
       '^.+\\.(t|j)s$': [require.resolve('@swc/jest'), { ...SWC_OPTIONS, sourceMaps: 'inline' }],
     },
-    moduleNameMapper: {
-      '^@xshm/(shm|mit-shm|framebus)$': path.join(__dirname, 'packages/$1/src/index.ts'),
-      '^@xshm/mit-shm/format$': path.join(__dirname, 'packages/mit-shm/src/format.ts'),
-    },
+    // the root tsconfig.json's `paths`, the one list of where each package's sources are
+    moduleNameMapper: Object.fromEntries(
+      Object.entries(SOURCES).map(([name, source]) => [
+        `^${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`,
+        source,
+      ]),
+    ),
     ...overrides,
   };
 };

@@ -1,6 +1,7 @@
 // Runs a TypeScript file in a fresh node process (or worker) the way jest runs the tests: .ts is
 // compiled on require by @swc/core with the options below (jest.config.base.cjs uses the same ones),
-// and @xshm/* resolve to the sibling packages' sources, so multi-process tests need no build.
+// and @xshm/* resolve to the sibling packages' sources, so multi-process tests need no build. Where each
+// one lives is written once, in the root tsconfig.json's `paths`; jest.config.base.cjs maps from it too.
 //   node scripts/run-ts.cjs FILE.ts [ARGS...]      or, in a worker: require('.../run-ts.cjs').register()
 const fs = require('node:fs');
 const Module = require('node:module');
@@ -10,16 +11,20 @@ const SWC_OPTIONS = {
   jsc: { target: 'es2022', parser: { syntax: 'typescript', explicitResourceManagement: true } },
   module: { type: 'commonjs' },
 };
-const PACKAGES = path.resolve(__dirname, '../packages');
-const SIBLING = /^@xshm\/(shm|mit-shm|framebus)(?:\/(format))?$/;
+const ROOT = path.resolve(__dirname, '..');
+
+/** `@xshm/*` name -> absolute path of its source entry, from the root tsconfig.json's `paths`. */
+const SOURCES = Object.fromEntries(
+  Object.entries(
+    JSON.parse(fs.readFileSync(path.join(ROOT, 'tsconfig.json'), 'utf8')).compilerOptions.paths,
+  ).map(([name, [target]]) => [name, path.join(ROOT, target)]),
+);
 
 function register() {
   const swc = require('@swc/core');
   const resolveFilename = Module._resolveFilename;
   Module._resolveFilename = function resolveSibling(request, ...rest) {
-    const sibling = SIBLING.exec(request);
-    const target = sibling ? path.join(PACKAGES, sibling[1], `src/${sibling[2] ?? 'index'}.ts`) : request;
-    return resolveFilename.call(this, target, ...rest);
+    return resolveFilename.call(this, SOURCES[request] ?? request, ...rest);
   };
   Module._extensions['.ts'] = (module, filename) => {
     const { code } = swc.transformSync(fs.readFileSync(filename, 'utf8'), { filename, ...SWC_OPTIONS });
@@ -27,7 +32,7 @@ function register() {
   };
 }
 
-module.exports = { register, SWC_OPTIONS, PACKAGES, SIBLING };
+module.exports = { register, SWC_OPTIONS, SOURCES };
 
 if (require.main === module) {
   register();

@@ -3,7 +3,8 @@
 # there and we are root; otherwise it prints the exact command), the pinned pnpm, and the
 # workspace's packages. Safe to run again: it installs only what is missing.
 #   scripts/setup.sh demo   Xvfb, for `xshot demo` on a machine with no display
-#   scripts/setup.sh test   + ImageMagick, x11 tools, Python sysv_ipc, Chromium: what the tests compare against
+#   scripts/setup.sh test   + every tool the tests run: ImageMagick, x11 tools, Python sysv_ipc, Chromium,
+#                           ipcs/runuser, ss, curl/openssl (README lines), git/tar/cmp (the consumer test)
 #   scripts/setup.sh bench  + the peers the benchmarks race (scrot, maim, ffmpeg, hyperfine, libxcb-shm)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,9 +13,11 @@ PNPM_VERSION=12.4.2
 
 # "package:command-or-file that proves it is there"
 demo=(xvfb:Xvfb)
-test=("${demo[@]}" imagemagick:import x11-apps:xwd x11-utils:xdpyinfo xdotool:xdotool
+test=("${demo[@]}" imagemagick:import x11-apps:xwd x11-utils:xdpyinfo x11-utils:xwininfo xdotool:xdotool
   python3-sysv-ipc:/usr/lib/python3/dist-packages/sysv_ipc.cpython-311-x86_64-linux-gnu.so
-  libxcb-shm0-dev:/usr/include/xcb/shm.h gcc:gcc chromium:chromium)
+  libxcb-shm0-dev:/usr/include/xcb/shm.h gcc:gcc chromium:/usr/bin/chromium
+  util-linux:ipcs util-linux:runuser iproute2:ss git:git tar:tar diffutils:cmp debianutils:which
+  curl:curl openssl:openssl)
 bench=("${test[@]}" scrot:scrot maim:maim ffmpeg:ffmpeg hyperfine:hyperfine)
 case $profile in
   demo) wanted=("${demo[@]}") ;;
@@ -33,7 +36,7 @@ for entry in "${wanted[@]}"; do
   else
     command -v "$probe" >/dev/null 2>&1 && continue
   fi
-  missing+=("$pkg")
+  [[ " ${missing[*]} " == *" $pkg "* ]] || missing+=("$pkg")
 done
 
 if ((${#missing[@]})); then
@@ -48,8 +51,14 @@ if ((${#missing[@]})); then
   fi
 fi
 
+# The pinned pnpm (package.json's packageManager). npm's own error is shown when it cannot install
+# globally (a user without write access to node's prefix), followed by the way round it.
 if [[ $(pnpm --version 2>/dev/null) != "$PNPM_VERSION" ]]; then
-  echo "setup: installing pnpm@$PNPM_VERSION" >&2
-  npm install -g --silent "pnpm@$PNPM_VERSION" >/dev/null 2>&1
+  echo "setup: installing pnpm@$PNPM_VERSION (npm install -g)" >&2
+  if ! npm install -g --loglevel=error --no-fund --no-audit "pnpm@$PNPM_VERSION"; then
+    echo "setup: npm could not install pnpm@$PNPM_VERSION (its error is above). Run this as root, or install" >&2
+    echo "  it under your home and put ~/.local/bin first on PATH: npm install -g --prefix ~/.local pnpm@$PNPM_VERSION" >&2
+    exit 1
+  fi
 fi
-pnpm install --frozen-lockfile --reporter=silent
+pnpm install --frozen-lockfile --loglevel=error

@@ -6,7 +6,9 @@
 //
 // Left as packages: koffi (a native addon), sharp (native, and loaded only for lossy formats), commander
 // (loaded only for flags), playwright-core (tests), @xshm/framebus (runs a worker from its own file), and
-// the x11 extensions xshot never asks for, which stay lazy requires of x11's own files.
+// the x11 extensions xshot never asks for, which stay lazy requires of x11's own files. Those files are the
+// user's copy of x11, without our patch (patches/README.md): package.json pins x11 to the exact version
+// bundled here, so that they always match the bundled core.
 import { build } from 'esbuild';
 
 /** x11 extensions xshot uses: bundled, so they share the bundled core (each does `require('..')`). */
