@@ -15,6 +15,7 @@ module.exports = function jestConfig(dir, overrides = {}) {
     },
     moduleNameMapper: {
       '^@xshm/(shm|mit-shm|framebus)$': path.join(__dirname, 'packages/$1/src/index.ts'),
+      '^@xshm/shm/cli-args$': path.join(__dirname, 'packages/shm/src/cli-args.ts'),
     },
     ...overrides,
   };
