@@ -403,7 +403,18 @@ export const program: Program = {
   translate,
 };
 
-const processIo: Io = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr };
+/**
+ * The process's streams. stdin is read through a getter: touching process.stdin builds its stream (for a
+ * file or /dev/null an fs.ReadStream, which loads fs/promises and readline: ~1.5 ms), and only a command
+ * that reads stdin needs it.
+ */
+const processIo: Io = {
+  get stdin() {
+    return process.stdin;
+  },
+  stdout: process.stdout,
+  stderr: process.stderr,
+};
 
 /** Run shmtool with `argv` (without node and the script); resolves to the exit code. */
 export function main(argv: string[], io: Io = processIo): Promise<number> {

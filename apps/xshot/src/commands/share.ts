@@ -4,16 +4,15 @@
 // through JavaScript. Damage-driven: no new frame while nothing on screen changes.
 import type { FrameRing, PixelFormat as RingFormat } from '@xshm/framebus';
 import type { CaptureOptions } from '@xshm/mit-shm';
-import type { Command } from 'commander';
 import { interruptScope, sleep } from '../lifecycle';
 import {
-  action,
-  addDisplayOption,
-  addFpsOption,
-  addSelectionOptions,
+  defineCommand,
+  displayOption,
   EXIT_OK,
+  fpsOption,
   parseIntegerIn,
   type SelectionOptions,
+  selectionOptions,
   UsageError,
 } from '../options';
 import { type DamageCapableClient, DamageWatch } from '../web/damage';
@@ -189,14 +188,20 @@ function showProgress(ring: FrameRing): () => void {
   };
 }
 
-export function register(program: Command): void {
-  const command = program
-    .command('share')
-    .description('publish a display into a shared-memory frame ring that other processes read')
-    .option('-n, --name <name>', 'the ring name readers open (e.g. desktop)')
-    .option('--slots <n>', 'frames the ring holds (2-63)', parseIntegerIn(2, 63), 3);
-  addDisplayOption(command);
-  addSelectionOptions(command);
-  addFpsOption(command, 30);
-  command.action(action((options: ShareOptions) => share(options)));
-}
+export const command = defineCommand({
+  args: [],
+  options: {
+    name: { type: 'string', short: 'n', value: 'NAME', help: 'the ring name readers open (e.g. desktop)' },
+    slots: {
+      type: 'string',
+      value: 'N',
+      help: 'frames the ring holds (2-63)',
+      parse: parseIntegerIn(2, 63),
+      default: 3,
+    },
+    display: displayOption(),
+    ...selectionOptions,
+    fps: fpsOption(30),
+  },
+  run: (_args, options) => share(options),
+});
