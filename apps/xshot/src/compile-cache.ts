@@ -4,10 +4,12 @@
 // used instead. Only public APIs: vm.Script with cachedData, and module.createRequire for the bundle's
 // own require() of koffi, sharp and the rest, which resolve as Node resolves them.
 //
-// Measured (1080p `xshot shot` to PNG on Xvfb, whole process, alternating runs, CPU user+sys medians; the
-// figures in apps/xshot/README.md): this cache against none saves ~20 ms of ~250. The earlier hook, which
-// patched Module.prototype._compile for every module and remembered Module._resolveFilename's answers,
-// saved no more than this within the noise, once the bundle had cut a shot's module files to about six.
+// Measured (1080p `xshot shot` to PNG on Xvfb, whole process, 60 alternating runs on a VM at load ~10, CPU
+// medians): 267.5 ms with this cache, 298.7 ms without. The hook it replaced, which patched
+// Module.prototype._compile for every module and remembered Module._resolveFilename's answers, measured
+// 257.4 ms in that run (268.6 without the resolutions) and 299.6 against 297.2 in another: within the noise
+// once the bundle had cut a shot to about six module files, and a remembered ./foo/index.js could hide a
+// new ./foo.js.
 
 import {
   mkdirSync,

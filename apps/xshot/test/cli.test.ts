@@ -2,7 +2,18 @@
 // behaves where users meet it: pipes that close, full disks, terminals, stdin, signals, and a private Xvfb
 // that must never outlive `xshot demo`.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
@@ -209,6 +220,61 @@ describe('what a command loads', () => {
     expect(
       loadedBy('dist', ['shot', join(tmpdir(), 'never.png')]).filter((path) => heavy.test(path)),
     ).not.toEqual([]);
+  });
+});
+
+describe('the code cache (bin/xshot.js)', () => {
+  let cache: string;
+  let folder: string;
+  const version = (): string =>
+    spawnSync(process.execPath, [BIN, '--version'], {
+      env: { ...process.env, XDG_CACHE_HOME: cache },
+      encoding: 'utf8',
+    }).stdout;
+  beforeEach(() => {
+    cache = mkdtempSync(join(tmpdir(), 'xshot-cache-'));
+    folder = join(cache, 'xshot', `v8-${process.version}-${process.arch}`);
+  });
+  afterEach(() => rmSync(cache, { recursive: true, force: true }));
+
+  test('the first run fills a private folder; later runs use it and print the same', () => {
+    const first = version();
+    expect(first).toMatch(/^xshot \d+\.\d+\.\d+\n$/);
+    const files = readdirSync(folder);
+    expect(files).toHaveLength(1); // the bundle's code, named by its content
+    expect(statSync(folder).mode & 0o777).toBe(0o700);
+    const entry = join(folder, files[0]!);
+    expect(statSync(entry).mode & 0o777).toBe(0o600);
+    const written = statSync(entry).mtimeMs;
+    expect(version()).toBe(first);
+    expect(statSync(entry).mtimeMs).toBe(written); // accepted by V8, so not written again
+    // Data V8 rejects (here: garbage) is replaced by good data, and the output is the same.
+    writeFileSync(entry, 'not a code cache');
+    expect(version()).toBe(first);
+    expect(readFileSync(entry).toString()).not.toBe('not a code cache');
+  });
+
+  test('a folder others may write to is neither read nor written', () => {
+    mkdirSync(folder, { recursive: true });
+    chmodSync(folder, 0o777);
+    expect(version()).toMatch(/^xshot /);
+    expect(readdirSync(folder)).toEqual([]);
+  });
+
+  test('a run that writes the cache removes entries older than 30 days', () => {
+    mkdirSync(folder, { recursive: true, mode: 0o700 });
+    const stale = join(folder, 'deadbeef-1');
+    const recent = join(folder, 'cafe-1');
+    writeFileSync(stale, 'old build');
+    writeFileSync(recent, 'last week');
+    const day = 24 * 60 * 60;
+    const now = Date.now() / 1000;
+    utimesSync(stale, now - 31 * day, now - 31 * day);
+    utimesSync(recent, now - 7 * day, now - 7 * day);
+    version();
+    expect(existsSync(stale)).toBe(false);
+    expect(existsSync(recent)).toBe(true);
+    expect(readdirSync(folder)).toHaveLength(2);
   });
 });
 
