@@ -4,8 +4,8 @@
 // measured on a 1080p `xshot shot`, 30 alternating runs, our own modules in one file saved ~3 ms and x11's
 // core ~5 ms more.
 //
-// Left as packages: koffi (a native addon), sharp (native, and loaded only for lossy formats), commander
-// (loaded only for flags), playwright-core (tests), @xshm/framebus (runs a worker from its own file), and
+// Left as packages: koffi (a native addon), sharp (native, and loaded only for lossy formats),
+// playwright-core (tests), @xshm/framebus (runs a worker from its own file), and
 // the x11 extensions xshot never asks for, which stay lazy requires of x11's own files. Those files are the
 // user's copy of x11, without our patch (patches/README.md): package.json pins x11 to the exact version
 // bundled here, so that they always match the bundled core.
@@ -22,7 +22,7 @@ await build({
   target: 'node20',
   format: 'cjs',
   logLevel: 'warning',
-  external: ['koffi', 'sharp', 'commander', 'playwright-core', '@xshm/framebus'],
+  external: ['koffi', 'sharp', 'playwright-core', '@xshm/framebus'],
   plugins: [
     {
       name: 'x11-lazy-parts',

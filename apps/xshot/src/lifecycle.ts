@@ -1,7 +1,12 @@
-// Stopping cleanly: SIGINT/SIGTERM become an AbortSignal, so every command releases its segments,
+// Stopping cleanly: SIGINT, SIGTERM, SIGHUP (the terminal closed) and SIGQUIT become an AbortSignal, and so
+// does a closed stdout (the reader of `| head` went away), so every command releases its segments, rings,
 // windows and servers on its normal exit path instead of dying with them attached.
+import { constants } from 'node:os';
 
-/** A scope that turns the first SIGINT or SIGTERM into an abort; call release() when the work is done. */
+/** The signals a command stops cleanly on. */
+export const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'] as const;
+
+/** A scope that turns the first stop signal (or a stdout error) into an abort; call release() when done. */
 export interface InterruptScope {
   signal: AbortSignal;
   /** The signal that arrived, if any. */
@@ -14,22 +19,28 @@ export function interruptScope(): InterruptScope {
   let received: NodeJS.Signals | undefined;
   const onSignal = (name: NodeJS.Signals): void => {
     if (received) {
-      // A second Ctrl-C means "now": leave with the conventional code; the kernel drops attachments.
-      process.exit(130);
+      // A second Ctrl-C means "now": leave with the conventional code; the kernel drops attachments, and
+      // exit handlers stop a private Xvfb.
+      process.exit(128 + (constants.signals[name] ?? 0));
     }
     received = name;
     controller.abort(new Error(`interrupted by ${name}`));
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  // EPIPE (the reader left) or ENOSPC (a full disk): writing more is pointless. The program's runner
+  // reports the error; this only stops the work.
+  const onStdoutError = (error: Error): void => {
+    if (!controller.signal.aborted) controller.abort(error);
+  };
+  for (const name of STOP_SIGNALS) process.on(name, onSignal);
+  process.stdout.on('error', onStdoutError);
   return {
     signal: controller.signal,
     get received() {
       return received;
     },
     release() {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
+      for (const name of STOP_SIGNALS) process.off(name, onSignal);
+      process.stdout.off('error', onStdoutError);
     },
   };
 }

@@ -1,29 +1,10 @@
-// Option parsing shared by every xshot command: --display, --region, --window, --monitor, --fps.
-// Parsers throw commander's InvalidArgumentError (exit 2); commands import the helpers instead of re-parsing.
-// commander is required on first use, not at load: `xshot shot FILE` takes a path that never parses flags
-// with it (see cli.ts), and loading commander costs ~7 ms of a ~75 ms shot.
-import type * as Commander from 'commander';
-import type { Command } from 'commander';
+// The options several xshot commands share (--display, --region, --window, --monitor, --fps), declared once
+// for the parser in @xshm/shm/cli-args, and their value parsers (each throws UsageError: exit 2).
+import { EXIT_FAILURE, type OptionSpec, UsageError } from '@xshm/shm/cli-args';
 
-/** The commander module, loaded on first use. */
-export function loadCommander(): typeof Commander {
-  return require('commander') as typeof Commander;
-}
+export { defineCommand, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from '@xshm/shm/cli-args';
 
-/** A bad option value, as commander reports it (`option '--region <X,Y,W,H>' argument '…' is invalid. …`). */
-function invalidArgument(message: string): Error {
-  return new (loadCommander().InvalidArgumentError)(message);
-}
-
-/** Exit codes of every xshot command. */
-export const EXIT_OK = 0;
-export const EXIT_FAILURE = 1;
-export const EXIT_USAGE = 2;
-
-/** A bad flag value or argument: the command exits 2. */
-export class UsageError extends Error {
-  override name = 'UsageError';
-}
+const invalidArgument = (message: string): Error => new UsageError(message);
 
 /** A rectangle in the coordinates of the drawable it is taken from. */
 export interface Region {
@@ -90,36 +71,44 @@ export function parseIntegerIn(min: number, max: number): (text: string) => numb
 }
 
 /** `--display NAME`: the X display to use (default: $DISPLAY). */
-export function addDisplayOption(
-  command: Command,
-  description = 'X display to use (default: $DISPLAY)',
-): Command {
-  return command.option('-d, --display <name>', description);
+export function displayOption(help = 'X display to use (default: $DISPLAY)') {
+  return { type: 'string', short: 'd', value: 'NAME', help } as const satisfies OptionSpec;
 }
 
 /** `--region`, `--window`, `--monitor`: which part of a display to take. */
-export function addSelectionOptions(command: Command): Command {
-  const { Option } = loadCommander();
-  return command
-    .addOption(
-      new Option('-r, --region <X,Y,W,H>', 'a rectangle of the screen (or of --window)').argParser(
-        parseRegion,
-      ),
-    )
-    .addOption(new Option('-w, --window <id>', 'a window id (decimal or 0x hex)').argParser(parseWindowId))
-    .addOption(
-      new Option('-m, --monitor <n>', 'a monitor, by index (see xrandr --listmonitors)').argParser(
-        parseIndex,
-      ),
-    );
-}
+export const selectionOptions = {
+  region: {
+    type: 'string',
+    short: 'r',
+    value: 'X,Y,W,H',
+    help: 'a rectangle of the screen (or of --window)',
+    parse: parseRegion,
+  },
+  window: {
+    type: 'string',
+    short: 'w',
+    value: 'ID',
+    help: 'a window id (decimal or 0x hex)',
+    parse: parseWindowId,
+  },
+  monitor: {
+    type: 'string',
+    short: 'm',
+    value: 'N',
+    help: 'a monitor, by index (see xrandr --listmonitors)',
+    parse: parseIndex,
+  },
+} as const satisfies Record<string, OptionSpec>;
 
 /** `--fps N`. */
-export function addFpsOption(command: Command, defaultFps: number): Command {
-  const { Option } = loadCommander();
-  return command.addOption(
-    new Option('--fps <n>', 'frames per second').argParser(parseFps).default(defaultFps),
-  );
+export function fpsOption(defaultFps: number) {
+  return {
+    type: 'string',
+    value: 'N',
+    help: 'frames per second',
+    parse: parseFps,
+    default: defaultFps,
+  } as const;
 }
 
 /** The selection options once parsed. */
@@ -139,29 +128,4 @@ export function fail(message: string, code: number = EXIT_FAILURE): number {
 /** The message of anything thrown. */
 export function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
-}
-
-let actionExitCode: number = EXIT_OK;
-
-/**
- * Turns a command function (parsed arguments in, exit code out) into a commander action.
- * main() returns the code it gave; commands never call process.exit themselves.
- */
-export function action<Args extends unknown[]>(
-  run: (...args: Args) => Promise<number>,
-): (...args: Args) => Promise<void> {
-  return async (...args: Args) => {
-    try {
-      actionExitCode = await run(...args);
-    } catch (error) {
-      actionExitCode = error instanceof UsageError ? fail(error.message, EXIT_USAGE) : fail(messageOf(error));
-    }
-  };
-}
-
-/** Used by main(): resets and reads the code the last action gave. */
-export function takeActionExitCode(): number {
-  const code = actionExitCode;
-  actionExitCode = EXIT_OK;
-  return code;
 }

@@ -1,9 +1,11 @@
-// Where a shot goes: a named file, stdout, or xshot-YYYYMMDD-HHMMSS.png in the current folder.
+// Where a shot goes: a named file, stdout, or xshot-YYYYMMDD-HHMMSS.png in the current folder; and an image
+// read from stdin (`xshot view -`). I/O errors become messages that say what failed, never stack traces.
 // node:fs with callbacks, not node:fs/promises: the promises module pulls in readline and fs watchers at
 // load (~1.5 ms of a whole shot) and one write needs none of it.
 import { close, existsSync, open, writev } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { describeError, isClosedPipe } from '@xshm/shm/cli-args';
 
 /** `xshot-YYYYMMDD-HHMMSS.EXT` for `date` in local time. */
 export function defaultFileName(date: Date, extension = 'png'): string {
@@ -22,13 +24,42 @@ export function freshDefaultPath(folder: string, date: Date, extension = 'png'):
   return path;
 }
 
-/** Writes to stdout, waiting for it to drain (a pipe may be slower than the encoder). */
+/**
+ * Writes to stdout, waiting for it to drain (a pipe may be slower than the encoder). Rejects with the
+ * EPIPE error itself when the reader has gone (the program ends quietly on it), else with a message.
+ */
 export function writeStdout(data: Buffer | readonly Buffer[]): Promise<void> {
   const parts = Buffer.isBuffer(data) ? [data] : data;
   return new Promise((resolve, reject) => {
     for (const part of parts.slice(0, -1)) process.stdout.write(part);
-    process.stdout.write(parts.at(-1) ?? Buffer.alloc(0), (error) => (error ? reject(error) : resolve()));
+    process.stdout.write(parts.at(-1) ?? Buffer.alloc(0), (error) => {
+      if (!error) resolve();
+      else reject(isClosedPipe(error) ? error : new Error(`cannot write to stdout: ${describeError(error)}`));
+    });
   });
+}
+
+/**
+ * Binary output to a terminal garbles it, as curl says: refuse unless forced. `file` '-' is stdout.
+ */
+export function refuseTerminal(file: string | undefined, force: boolean | undefined): void {
+  if (file === '-' && !force && process.stdout.isTTY) {
+    throw new Error(
+      'not writing an image to the terminal; redirect it (xshot shot - > shot.png, or | display -) or add --force',
+    );
+  }
+}
+
+/** All of stdin, for `-` as an input file; refuses a terminal (nothing would come but typing). */
+export async function readStdin(): Promise<Buffer> {
+  if (process.stdin.isTTY) throw new Error("'-' reads an image from stdin, which is a terminal; pipe one in");
+  const chunks: Buffer[] = [];
+  try {
+    for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  } catch (error) {
+    throw new Error(`cannot read stdin: ${describeError(error)}`);
+  }
+  return Buffer.concat(chunks);
 }
 
 /** Writes `data` (one buffer, or the parts of a file in order: one writev, no join) to a file or '-'. */
@@ -37,8 +68,12 @@ export async function writeOutput(target: string, data: Buffer | readonly Buffer
   try {
     await writeFileParts(target, Buffer.isBuffer(data) ? [data] : data);
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code ?? 'error';
-    throw new Error(`cannot write ${target}: ${code} — check that the folder exists and is writable`);
+    const code = (error as NodeJS.ErrnoException).code;
+    const hint =
+      code === 'ENOENT' || code === 'EACCES' || code === 'EROFS' || code === 'EISDIR'
+        ? ' — check that the folder exists and is writable'
+        : '';
+    throw new Error(`cannot write ${target}: ${describeError(error)}${hint}`);
   }
 }
 

@@ -166,13 +166,13 @@ test('demo with DISPLAY unset starts its own Xvfb, writes xshot-demo.png, and le
   expect(out).toMatch(/^capture \(ShmGetImage 1280x720\): \d+ frames\/s/m);
   expect(out).toMatch(/^put \(ShmPutImage 640x400, waiting for completion\): \d+ frames\/s/m);
   expect(out).toMatch(
-    /^watch it live in a browser: xshot demo --stream, then open http:\/\/127\.0\.0\.1:8080\//m,
+    /^watch it live in a browser: xshot demo --stream, then open the URL it prints \(http:\/\/127\.0\.0\.1:8080\/\?token=…\)$/m,
   );
   const png = join(cwd, 'xshot-demo.png');
   expect(existsSync(png)).toBe(true);
   expect(execFileSync('identify', ['-format', '%m %wx%h', png]).toString()).toBe('PNG 1280x720');
-  const privateDisplay = /private Xvfb on (:\d+)/.exec(out)![1]!;
-  expect(() => execFileSync('xdpyinfo', ['-display', privateDisplay], { stdio: 'ignore' })).toThrow();
+  // That its Xvfb is gone is checked by pid in cli.test.ts: a display number freed here is taken at once
+  // by the next Xvfb any other process starts, so asking the display itself is a race.
 });
 
 test('demo --stream serves the display it drew on until Ctrl-C, then leaves nothing', async () => {

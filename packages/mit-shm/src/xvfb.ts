@@ -1,6 +1,12 @@
 // Start a private Xvfb (a virtual X server) on a free display number, for tests, demos and benchmarks.
+// The server never outlives the process that started it: it runs in its own process group (a terminal's
+// Ctrl-C reaches our process, which stops it in order, not the server first), is stopped at exit, and,
+// where util-linux's setpriv is installed, gets SIGTERM from the kernel when our process dies in any
+// way, kill -9 included (PR_SET_PDEATHSIG).
 
 import type { ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
 import type { Readable } from 'node:stream';
 
 export interface XvfbOptions {
@@ -26,6 +32,14 @@ export interface Xvfb {
 }
 
 const DISPLAY_FD = 3;
+
+/** The path of `name` on $PATH, if it is there. */
+function onPath(name: string): string | undefined {
+  for (const folder of (process.env.PATH ?? '').split(delimiter)) {
+    if (folder && existsSync(join(folder, name))) return join(folder, name);
+  }
+  return undefined;
+}
 
 /**
  * Spawn `Xvfb -displayfd 3 -noreset -nolisten tcp -screen 0 WxHxD` and resolve once it is ready.
@@ -56,15 +70,32 @@ export function startXvfb(options: XvfbOptions = {}): Promise<Xvfb> {
   const { spawn } = require('node:child_process') as typeof import('node:child_process');
   return new Promise<Xvfb>((resolve, reject) => {
     let child: ChildProcess;
+    // setpriv execs Xvfb in place (same pid) with the parent-death signal set; Xvfb is not setuid, so
+    // the kernel keeps that setting across the exec.
+    const setpriv = onPath('setpriv');
+    const [command, commandArgs] = setpriv
+      ? [setpriv, ['--pdeathsig', 'SIGTERM', '--', 'Xvfb', ...args]]
+      : ['Xvfb', args];
     try {
-      child = spawn('Xvfb', args, { stdio: ['ignore', 'ignore', 'pipe', 'pipe'] });
+      child = spawn(command, commandArgs, { stdio: ['ignore', 'ignore', 'pipe', 'pipe'], detached: true });
     } catch (err) {
       reject(notInstalled(err));
       return;
     }
+    // Stopped at exit too (process.exit, an uncaught exception, a signal we handle): a synchronous kill
+    // is all an exit handler can do, and all it takes.
+    const killAtExit = (): void => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    };
+    process.once('exit', killAtExit);
     let stderr = '';
     let settled = false;
-    const exited = new Promise<void>((done) => child.once('exit', () => done()));
+    const exited = new Promise<void>((done) =>
+      child.once('exit', () => {
+        process.off('exit', killAtExit);
+        done();
+      }),
+    );
     const stop = async (): Promise<void> => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
       await exited;
@@ -91,9 +122,12 @@ export function startXvfb(options: XvfbOptions = {}): Promise<Xvfb> {
     });
     child.once('exit', (code, signal) =>
       fail(
-        new Error(
-          `startXvfb: Xvfb exited (${signal ?? `code ${code}`}) before it was ready: ${stderr.trim() || 'no message'}`,
-        ),
+        // 127: setpriv found no Xvfb to run.
+        setpriv && code === 127
+          ? notInstalled(Object.assign(new Error(stderr.trim()), { code: 'ENOENT' }))
+          : new Error(
+              `startXvfb: Xvfb exited (${signal ?? `code ${code}`}) before it was ready: ${stderr.trim() || 'no message'}`,
+            ),
       ),
     );
     let number = '';

@@ -13,7 +13,10 @@ test('the README has its examples: the main one, and the pixel-format one', () =
 });
 
 test('the pixel-format example runs and prints what its comment says', () => {
-  const result = spawnSync(process.execPath, ['-e', examples[1] ?? ''], { cwd: packageDir, encoding: 'utf8' });
+  const result = spawnSync(process.execPath, ['-e', examples[1] ?? ''], {
+    cwd: packageDir,
+    encoding: 'utf8',
+  });
   expect(result.stderr).toBe('');
   expect(result.stdout).toBe('BGRX 7680\n');
 });

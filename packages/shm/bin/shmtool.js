@@ -4,6 +4,13 @@
 
 require('../dist/cli.js')
   .main(process.argv.slice(2))
-  .then((code) => {
-    process.exitCode = code;
-  });
+  .then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error) => {
+      // Commands report their own failures; this is a bug, said in one line rather than a stack trace.
+      process.stderr.write(`shmtool: ${error instanceof Error ? error.message : String(error)}\n`);
+      process.exitCode = 1;
+    },
+  );

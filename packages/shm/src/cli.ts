@@ -1,34 +1,29 @@
 // shmtool's commands: each takes parsed arguments and returns an exit code (0 ok, 1 failure,
 // 2 usage error), so tests call them directly; bin/shmtool.js only runs main(). A superset of the
 // Go shmtool: create, open, read and rm behave as there, and input larger than the segment fails.
-import { readFileSync } from 'node:fs';
+// The parsing, --help and --version are cli-args.ts's, shared with xshot.
+import { fstatSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { type ParseArgsConfig, parseArgs } from 'node:util';
-import { formatKey, formatMode, list, Segment, type SegmentInfo } from './segment';
+import {
+  defineCommand,
+  EXIT_FAILURE,
+  EXIT_OK,
+  type Io,
+  type Program,
+  runProgram,
+  UsageError,
+} from './cli-args';
+import type * as SegmentModule from './segment';
+import type { Segment, SegmentInfo } from './segment';
 
-export interface Io {
-  stdin: Readable;
-  stdout: Writable;
-  stderr: Writable;
-}
+/**
+ * The segment library (and koffi under it), loaded when a command runs: `shmtool --help` and
+ * `--version` load no FFI.
+ */
+const shm = (): typeof SegmentModule => require('./segment') as typeof SegmentModule;
 
-type Options = NonNullable<ParseArgsConfig['options']>;
-interface Parsed {
-  positionals: string[];
-  values: Record<string, string | boolean | undefined>;
-}
-interface Command {
-  usage: string;
-  summary: string;
-  options: Options;
-  details?: string;
-  run(args: Parsed, io: Io): Promise<number> | number;
-}
-
-/** A command line that does not say what it means: exit 2. */
-class UsageError extends Error {}
+export type { Io } from './cli-args';
 
 const UNITS: Record<string, number> = { '': 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30, t: 2 ** 40 };
 const DECIMAL_UNITS: Record<string, number> = { k: 1e3, m: 1e6, g: 1e9, t: 1e12 };
@@ -38,6 +33,7 @@ const DECIMAL_UNITS: Record<string, number> = { k: 1e3, m: 1e6, g: 1e9, t: 1e12 
  * M, G and T likewise.
  */
 export function parseSize(text: string, what = 'size'): number {
+  refuseNegative(text);
   const match = /^(\d+)\s*(?:([kmgt])(i?b)?|b)?$/i.exec(text.trim());
   if (!match) throw new UsageError(`${what} '${text}' is not a size (bytes, or with a unit: 64K, 28MiB, 1G)`);
   const unit = (match[2] ?? '').toLowerCase();
@@ -47,8 +43,15 @@ export function parseSize(text: string, what = 'size'): number {
   return value;
 }
 
+/** `-5` where a count is wanted: say so, rather than "not a size". (Keys may be negative.) */
+function refuseNegative(text: string): void {
+  if (/^-\d/.test(text.trim()))
+    throw new UsageError(`'${text}' is negative: sizes, ids and offsets are numbers from 0 up`);
+}
+
 function parseId(text: string | undefined): number {
   if (text === undefined) throw new UsageError('missing segment ID');
+  refuseNegative(text);
   if (!/^\d+$/.test(text) || Number(text) > 2 ** 31 - 1)
     throw new UsageError(`'${text}' is not a segment ID`);
   return Number(text);
@@ -72,10 +75,7 @@ function parseMode(text: string): number {
   return Number.parseInt(text.replace(/^0o/i, ''), 8);
 }
 
-const optionalSize = (values: Parsed['values'], name: string, what: string): number | undefined => {
-  const text = values[name];
-  return typeof text === 'string' ? parseSize(text, what) : undefined;
-};
+const parseOffset = (text: string): number => parseSize(text, 'offset');
 
 let userNames: Map<number, string> | undefined;
 function userName(uid: number): string {
@@ -110,6 +110,21 @@ function table(rows: string[][]): string {
 
 const json = (value: unknown): string => `${JSON.stringify(value, null, 2)}\n`;
 
+/**
+ * stdin must be data: a directory on stdin (`< somedir`) reads as empty on Linux, which would copy nothing
+ * and report success.
+ */
+function checkInput(io: Io): void {
+  if ((io.stdin as { fd?: number }).fd !== 0) return;
+  let directory = false;
+  try {
+    directory = fstatSync(0).isDirectory();
+  } catch {
+    return; // no stdin at all (closed): the copy reports it
+  }
+  if (directory) throw new Error('stdin is a directory, not data; redirect a file or pipe data in');
+}
+
 /** stdin into a segment at `offset`; on overflow, says how much fits and returns false. */
 async function copyInput(segment: Segment, offset: number, io: Io): Promise<boolean> {
   if (offset > segment.size) {
@@ -130,232 +145,278 @@ async function copyInput(segment: Segment, offset: number, io: Io): Promise<bool
   }
 }
 
-const commands: Record<string, Command> = {
-  create: {
-    usage: 'create SIZE [--key K] [--mode M]',
-    summary: 'create a segment and print its id',
-    options: { key: { type: 'string', short: 'k' }, mode: { type: 'string', short: 'm' } },
-    details:
-      'SIZE takes units (64K, 28MiB, 1G). --key is decimal or 0x hex (none: IPC_PRIVATE); --mode is octal (600).',
-    run({ positionals: [size, ...extra], values }, io) {
-      if (size === undefined || extra.length > 0) throw new UsageError('create takes one SIZE');
-      const segment = Segment.create(parseSize(size), {
-        key: typeof values.key === 'string' ? parseKey(values.key) : undefined,
-        mode: typeof values.mode === 'string' ? parseMode(values.mode) : undefined,
+const INTERRUPTS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
+/**
+ * Runs `work` with `cleanup` bound to SIGINT, SIGTERM and SIGHUP: a signal runs it, then ends the process
+ * with that signal as it would have without us (exit status 128+n), so `open -s` interrupted while it
+ * waits for stdin removes the segment it made.
+ */
+async function cleanupOnSignal<T>(cleanup: () => void, work: () => Promise<T>): Promise<T> {
+  const onSignal = (signal: NodeJS.Signals): void => {
+    release();
+    cleanup();
+    process.kill(process.pid, signal);
+  };
+  const release = (): void => {
+    for (const signal of INTERRUPTS) process.off(signal, onSignal);
+  };
+  for (const signal of INTERRUPTS) process.on(signal, onSignal);
+  try {
+    return await work();
+  } finally {
+    release();
+  }
+}
+
+const create = defineCommand({
+  args: [{ name: 'SIZE', required: true }],
+  details:
+    'SIZE takes units (64K, 28MiB, 1G). --key is decimal (negative too, as /proc/sysvipc/shm prints it) or\n' +
+    '0x hex; none is IPC_PRIVATE. --mode is octal (600).',
+  options: {
+    key: { type: 'string', short: 'k', value: 'K', help: 'the IPC key', parse: parseKey },
+    mode: {
+      type: 'string',
+      short: 'm',
+      value: 'M',
+      help: 'permission bits, octal (default 600)',
+      parse: parseMode,
+    },
+  },
+  run([sizeText], { key, mode }, io) {
+    const size = parseSize(sizeText!);
+    if (size === 0) throw new UsageError('SIZE must be at least 1 byte');
+    const segment = shm().Segment.create(size, { key, mode });
+    io.stdout.write(`${segment.id}\n`);
+    return EXIT_OK;
+  },
+});
+
+const open = defineCommand({
+  args: [{ name: 'ID' }],
+  details:
+    'Without ID, creates a private segment of SIZE (mode 600). Input larger than what fits fails (exit 1),\n' +
+    'and a segment created for it is removed, as it is when a signal interrupts the copy.',
+  options: {
+    size: {
+      type: 'string',
+      short: 's',
+      value: 'SIZE',
+      help: 'size of the new segment (64K, 1M)',
+      parse: parseSize,
+    },
+    offset: {
+      type: 'string',
+      short: 'o',
+      value: 'OFFSET',
+      help: 'where the data goes (default 0)',
+      parse: parseOffset,
+    },
+  },
+  async run([idText], { size, offset = 0 }, io) {
+    if (idText === undefined) {
+      if (!size) throw new UsageError('open needs an ID, or -s SIZE to create a segment');
+      checkInput(io);
+      using segment = shm().Segment.create(size);
+      const copied = await cleanupOnSignal(
+        () => segment.destroy(),
+        () => copyInput(segment, offset, io),
+      ).catch((error: unknown) => {
+        segment.destroy();
+        throw error;
       });
-      io.stdout.write(`${segment.id}\n`);
-      return 0;
-    },
-  },
-  open: {
-    usage: 'open [ID] [-s SIZE] [-o OFFSET]',
-    summary: 'copy stdin into segment ID, or into a new segment of SIZE; print the id',
-    options: { size: { type: 'string', short: 's' }, offset: { type: 'string', short: 'o' } },
-    details:
-      'Without ID, creates a private segment of SIZE (mode 600). Input larger than what fits fails (exit 1),\n' +
-      'and a segment created for it is removed.',
-    async run({ positionals: [idText, ...extra], values }, io) {
-      if (extra.length > 0) throw new UsageError('open takes at most one ID');
-      const offset = optionalSize(values, 'offset', 'offset') ?? 0;
-      if (idText === undefined) {
-        const size = optionalSize(values, 'size', 'size');
-        if (!size) throw new UsageError('open needs an ID, or -s SIZE to create a segment');
-        using segment = Segment.create(size);
-        const copied = await copyInput(segment, offset, io).catch((error) => {
-          segment.destroy();
-          throw error;
-        });
-        if (!copied) {
-          segment.destroy();
-          io.stderr.write(`shmtool: removed the new segment ${segment.id}\n`);
-          return 1;
-        }
-        io.stdout.write(`${segment.id}\n`);
-        return 0;
+      if (!copied) {
+        segment.destroy();
+        io.stderr.write(`shmtool: removed the new segment ${segment.id}\n`);
+        return EXIT_FAILURE;
       }
-      using segment = Segment.open(parseId(idText));
-      if (!(await copyInput(segment, offset, io))) return 1;
       io.stdout.write(`${segment.id}\n`);
-      return 0;
+      return EXIT_OK;
+    }
+    using segment = shm().Segment.open(parseId(idText));
+    checkInput(io);
+    if (!(await copyInput(segment, offset, io))) return EXIT_FAILURE;
+    io.stdout.write(`${segment.id}\n`);
+    return EXIT_OK;
+  },
+});
+
+const write = defineCommand({
+  args: [{ name: 'ID', required: true }],
+  details: 'Input larger than what fits from OFFSET fails (exit 1) and says how many bytes fit.',
+  options: {
+    offset: {
+      type: 'string',
+      short: 'o',
+      value: 'OFFSET',
+      help: 'where the data goes (default 0)',
+      parse: parseOffset,
     },
   },
-  write: {
-    usage: 'write ID [-o OFFSET]',
-    summary: 'copy stdin into segment ID',
-    options: { offset: { type: 'string', short: 'o' } },
-    details: 'Input larger than what fits from OFFSET fails (exit 1) and says how many bytes fit.',
-    async run({ positionals: [idText, ...extra], values }, io) {
-      if (extra.length > 0) throw new UsageError('write takes one ID');
-      using segment = Segment.open(parseId(idText));
-      return (await copyInput(segment, optionalSize(values, 'offset', 'offset') ?? 0, io)) ? 0 : 1;
+  async run([idText], { offset = 0 }, io) {
+    using segment = shm().Segment.open(parseId(idText));
+    checkInput(io);
+    return (await copyInput(segment, offset, io)) ? EXIT_OK : EXIT_FAILURE;
+  },
+});
+
+const read = defineCommand({
+  args: [{ name: 'ID', required: true }],
+  details: 'Reads SIZE bytes from OFFSET; no SIZE, 0, or more than remains reads to the end.',
+  options: {
+    offset: {
+      type: 'string',
+      short: 'o',
+      value: 'OFFSET',
+      help: 'where to start (default 0)',
+      parse: parseOffset,
+    },
+    size: {
+      type: 'string',
+      short: 's',
+      value: 'SIZE',
+      help: 'how many bytes (default: to the end)',
+      parse: parseSize,
     },
   },
-  read: {
-    usage: 'read ID [-o OFFSET] [-s SIZE]',
-    summary: 'copy segment ID to stdout (the whole segment by default)',
-    options: { offset: { type: 'string', short: 'o' }, size: { type: 'string', short: 's' } },
-    details: 'Reads SIZE bytes from OFFSET; no SIZE, 0, or more than remains reads to the end.',
-    async run({ positionals: [idText, ...extra], values }, io) {
-      if (extra.length > 0) throw new UsageError('read takes one ID');
-      using segment = Segment.open(parseId(idText));
-      const offset = optionalSize(values, 'offset', 'offset') ?? 0;
-      if (offset > segment.size) {
-        throw new RangeError(
-          `offset ${offset} is past the end of segment ${segment.id} (${segment.size} bytes)`,
-        );
-      }
-      const size = optionalSize(values, 'size', 'size') || segment.size;
-      const end = Math.min(segment.size, offset + size) - 1;
+  async run([idText], { offset = 0, size }, io) {
+    using segment = shm().Segment.open(parseId(idText));
+    if (offset > segment.size) {
+      throw new RangeError(
+        `offset ${offset} is past the end of segment ${segment.id} (${segment.size} bytes)`,
+      );
+    }
+    const end = Math.min(segment.size, offset + (size || segment.size)) - 1;
+    // A reader that stops early (| head) ends the pipeline with EPIPE: runProgram ends quietly on it.
+    await pipeline(segment.createReadStream({ start: offset, end }), io.stdout, { end: false });
+    return EXIT_OK;
+  },
+});
+
+const ls = defineCommand({
+  args: [],
+  options: { json: { type: 'boolean', help: 'print JSON' } },
+  run(_args, { json: asJson }, io) {
+    const segments = shm().list();
+    if (asJson) {
+      io.stdout.write(json(segments));
+      return EXIT_OK;
+    }
+    const header = ['id', 'key', 'owner', 'perms', 'bytes', 'nattch', 'status'];
+    const rows = segments.map((info) => [
+      String(info.id),
+      shm().formatKey(info.key),
+      userName(info.uid),
+      info.mode.toString(8).padStart(3, '0'),
+      String(info.size),
+      String(info.nattch),
+      status(info),
+    ]);
+    io.stdout.write(`${table([header, ...rows])}\n`);
+    return EXIT_OK;
+  },
+});
+
+const info = defineCommand({
+  args: [{ name: 'ID', required: true }],
+  options: { json: { type: 'boolean', help: 'print JSON' } },
+  run([idText], { json: asJson }, io) {
+    const info = shm().Segment.open(parseId(idText)).stat();
+    if (asJson) {
+      io.stdout.write(json(info));
+      return EXIT_OK;
+    }
+    const time = (date: Date | null) => date?.toISOString() ?? 'never';
+    const rows = [
+      ['id', String(info.id)],
+      ['key', `${shm().formatKey(info.key)} (${info.key})`],
+      ['size', String(info.size)],
+      ['mode', shm().formatMode(info.mode)],
+      ['owner', `${userName(info.uid)} (uid ${info.uid}, gid ${info.gid})`],
+      ['creator', `${userName(info.cuid)} (uid ${info.cuid}, gid ${info.cgid}, pid ${info.cpid})`],
+      ['last pid', String(info.lpid)],
+      ['nattch', String(info.nattch)],
+      ['attached', time(info.atime)],
+      ['detached', time(info.dtime)],
+      ['changed', time(info.ctime)],
+      ['status', status(info) || '-'],
+    ];
+    io.stdout.write(`${table(rows)}\n`);
+    return EXIT_OK;
+  },
+});
+
+const rm = defineCommand({
+  args: [{ name: 'ID', required: true, variadic: true }],
+  options: {},
+  run(positionals, _options, io) {
+    const ids = positionals.map(parseId);
+    let failed = 0;
+    for (const id of ids) {
       try {
-        await pipeline(segment.createReadStream({ start: offset, end }), io.stdout, { end: false });
+        shm().Segment.open(id).destroy();
       } catch (error) {
-        // A reader that stopped early (| head) is not a failure of ours.
-        if ((error as NodeJS.ErrnoException).code !== 'EPIPE') throw error;
+        failed++;
+        io.stderr.write(`shmtool: ${translate((error as Error).message)}\n`);
       }
-      return 0;
-    },
+    }
+    return failed ? EXIT_FAILURE : EXIT_OK;
   },
-  ls: {
-    usage: 'ls [--json]',
-    summary: 'list segments, like ipcs -m',
-    options: { json: { type: 'boolean' } },
-    run({ positionals, values }, io) {
-      if (positionals.length > 0) throw new UsageError('ls takes no arguments');
-      const segments = list();
-      if (values.json) {
-        io.stdout.write(json(segments));
-        return 0;
-      }
-      const header = ['id', 'key', 'owner', 'perms', 'bytes', 'nattch', 'status'];
-      const rows = segments.map((info) => [
-        String(info.id),
-        formatKey(info.key),
-        userName(info.uid),
-        info.mode.toString(8).padStart(3, '0'),
-        String(info.size),
-        String(info.nattch),
-        status(info),
-      ]);
-      io.stdout.write(`${table([header, ...rows])}\n`);
-      return 0;
+});
+
+/**
+ * The library's advice names its API (`list()`, `Segment.open({ key })`); on the command line the same
+ * advice names shmtool's commands.
+ */
+const CLI_WORDING: [RegExp, string][] = [
+  [/list segments with list\(\) or shmtool ls/, 'list segments with shmtool ls'],
+  [
+    /open it with Segment\.open\(\{ key \}\), pass \{ exclusive: false \}, or remove it \(([^)]*)\)/,
+    'remove it ($1) or choose another --key',
+  ],
+  [/ \(seg\.setMode, seg\.setOwner\)/, ''],
+  [/create one with Segment\.create\(size, \{ key \}\)/, 'create one with shmtool create SIZE --key KEY'],
+];
+
+function translate(message: string): string {
+  return CLI_WORDING.reduce((text, [pattern, replacement]) => text.replace(pattern, replacement), message);
+}
+
+export const program: Program = {
+  name: 'shmtool',
+  summary: 'System V shared memory segments: data on stdout, messages on stderr.',
+  version: () => JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8')).version,
+  hint: 'try `shmtool ls`',
+  commands: {
+    create: { summary: 'create a segment and print its id', load: () => create },
+    open: {
+      summary: 'copy stdin into segment ID, or into a new segment of SIZE; print the id',
+      load: () => open,
     },
+    write: { summary: 'copy stdin into segment ID', load: () => write },
+    read: { summary: 'copy segment ID to stdout (the whole segment by default)', load: () => read },
+    ls: { summary: 'list segments, like ipcs -m', load: () => ls },
+    info: { summary: 'show everything the kernel knows about segment ID (IPC_STAT)', load: () => info },
+    rm: { summary: 'remove segments (IPC_RMID): each goes when its last process detaches', load: () => rm },
   },
-  info: {
-    usage: 'info ID [--json]',
-    summary: 'show everything the kernel knows about segment ID (IPC_STAT)',
-    options: { json: { type: 'boolean' } },
-    run({ positionals: [idText, ...extra], values }, io) {
-      if (extra.length > 0) throw new UsageError('info takes one ID');
-      const info = Segment.open(parseId(idText)).stat();
-      if (values.json) {
-        io.stdout.write(json(info));
-        return 0;
-      }
-      const time = (date: Date | null) => date?.toISOString() ?? 'never';
-      const rows = [
-        ['id', String(info.id)],
-        ['key', `${formatKey(info.key)} (${info.key})`],
-        ['size', String(info.size)],
-        ['mode', formatMode(info.mode)],
-        ['owner', `${userName(info.uid)} (uid ${info.uid}, gid ${info.gid})`],
-        ['creator', `${userName(info.cuid)} (uid ${info.cuid}, gid ${info.cgid}, pid ${info.cpid})`],
-        ['last pid', String(info.lpid)],
-        ['nattch', String(info.nattch)],
-        ['attached', time(info.atime)],
-        ['detached', time(info.dtime)],
-        ['changed', time(info.ctime)],
-        ['status', status(info) || '-'],
-      ];
-      io.stdout.write(`${table(rows)}\n`);
-      return 0;
-    },
-  },
-  rm: {
-    usage: 'rm ID...',
-    summary: 'remove segments (IPC_RMID): each goes when its last process detaches',
-    options: {},
-    run({ positionals }, io) {
-      if (positionals.length === 0) throw new UsageError('rm needs at least one ID');
-      const ids = positionals.map(parseId);
-      let failed = 0;
-      for (const id of ids) {
-        try {
-          Segment.open(id).destroy();
-        } catch (error) {
-          failed++;
-          io.stderr.write(`shmtool: ${(error as Error).message}\n`);
-        }
-      }
-      return failed ? 1 : 0;
-    },
-  },
+  translate,
 };
 
-function version(): string {
-  const manifest = JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8'));
-  return `shmtool ${manifest.version}`;
-}
-
-function help(): string {
-  const width = Math.max(...Object.values(commands).map((command) => command.usage.length));
-  const lines = Object.values(commands).map(
-    (command) => `  ${command.usage.padEnd(width)}  ${command.summary}`,
-  );
-  return (
-    'usage: shmtool COMMAND [ARGS]\n\nSystem V shared memory segments: data on stdout, messages on stderr.\n\n' +
-    `${lines.join('\n')}\n\n  --help     this text, or a command's (shmtool read --help)\n  --version  print the version\n`
-  );
-}
-
-function commandHelp(command: Command): string {
-  return `usage: shmtool ${command.usage}\n\n${command.summary}.\n${command.details ? `${command.details}\n` : ''}`;
-}
-
-const processIo: Io = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr };
+/**
+ * The process's streams. stdin is read through a getter: touching process.stdin builds its stream (for a
+ * file or /dev/null an fs.ReadStream, which loads fs/promises and readline: ~1.5 ms), and only a command
+ * that reads stdin needs it.
+ */
+const processIo: Io = {
+  get stdin() {
+    return process.stdin;
+  },
+  stdout: process.stdout,
+  stderr: process.stderr,
+};
 
 /** Run shmtool with `argv` (without node and the script); resolves to the exit code. */
-export async function main(argv: string[], io: Io = processIo): Promise<number> {
-  const [name, ...rest] = argv;
-  if (name === '--help' || name === '-h' || name === 'help') {
-    io.stdout.write(help());
-    return 0;
-  }
-  if (name === '--version' || name === '-V') {
-    io.stdout.write(`${version()}\n`);
-    return 0;
-  }
-  const command = name === undefined ? undefined : commands[name];
-  if (!command || !Object.hasOwn(commands, name ?? '')) {
-    io.stderr.write(
-      `shmtool: ${name === undefined ? 'missing command' : `unknown command '${name}'`}\n\n${help()}`,
-    );
-    return 2;
-  }
-  try {
-    // parseArgs would call '-5' an unknown option; say what it is instead.
-    // (A key may be negative: the kernel's signed form, as /proc/sysvipc/shm prints it.)
-    const negative = rest.find((arg, i) => /^-\d/.test(arg) && !/^(--key|-k)$/.test(rest[i - 1] ?? ''));
-    if (negative !== undefined)
-      throw new UsageError(`'${negative}' is negative: sizes, ids and offsets are numbers from 0 up`);
-    const { positionals, values } = parseArgs({
-      args: rest,
-      options: { ...command.options, help: { type: 'boolean', short: 'h' } },
-      allowPositionals: true,
-      strict: true,
-    });
-    if (values.help) {
-      io.stdout.write(commandHelp(command));
-      return 0;
-    }
-    return await command.run({ positionals, values }, io);
-  } catch (error) {
-    const usage =
-      error instanceof UsageError || (error as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS');
-    io.stderr.write(`shmtool: ${(error as Error).message}\n`);
-    if (usage) {
-      io.stderr.write(`usage: shmtool ${command.usage} (shmtool ${name} --help)\n`);
-      return 2;
-    }
-    return 1;
-  }
+export function main(argv: string[], io: Io = processIo): Promise<number> {
+  return runProgram(program, argv, io);
 }

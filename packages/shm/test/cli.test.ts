@@ -1,4 +1,8 @@
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { closeSync, mkdtempSync, openSync, rmdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { list, Segment } from '@xshm/shm';
 import { main, parseSize } from '../src/cli';
@@ -41,8 +45,11 @@ describe('sizes', () => {
     expect(parseSize(text)).toBe(bytes);
   });
 
-  test.each(['', 'K', '1.5K', '-1', '12Q', '0x10', '1 2'])("'%s' is not a size", (text) => {
+  test.each(['', 'K', '1.5K', '12Q', '0x10', '1 2'])("'%s' is not a size", (text) => {
     expect(() => parseSize(text)).toThrow(/is not a size/);
+  });
+  test("'-1' is negative", () => {
+    expect(() => parseSize('-1')).toThrow(/'-1' is negative/);
   });
 });
 
@@ -150,35 +157,38 @@ describe('commands (in process)', () => {
 
   test.each([
     [['bogus'], /unknown command 'bogus'/],
-    [[], /missing command/],
-    [['create'], /create takes one SIZE/],
+    [[], /no command given/],
+    [['create'], /create needs SIZE/],
+    [['create', '1K', '2K'], /create takes SIZE; '2K' is one argument too many/],
+    [['create', '0'], /SIZE must be at least 1 byte/],
     [['create', '12Q'], /size '12Q' is not a size/],
-    [['create', '4K', '--bogus'], /Unknown option '--bogus'/],
+    [['create', '4K', '--bogus'], /unknown option '--bogus'/],
+    [['create', '4K', '--key'], /option '--key' needs a value/],
+    [['ls', '--json=yes'], /option '--json' takes no value/],
     [['create', '4K', '--mode', '999'], /mode '999' is not octal/],
     [['create', '4K', '--key', 'abc'], /key 'abc' is not an IPC key/],
     [['open'], /open needs an ID, or -s SIZE/],
     [['open', '-s', 'lots'], /size 'lots' is not a size/],
-    [['read'], /missing segment ID/],
+    [['read'], /read needs ID/],
     [['read', 'x1'], /'x1' is not a segment ID/],
     [['read', '1', '-o', '-5'], /'-5' is negative/],
     [['create', '-5'], /'-5' is negative/],
-    [['rm'], /rm needs at least one ID/],
-    [['ls', 'extra'], /ls takes no arguments/],
+    [['rm'], /rm needs ID/],
+    [['ls', 'extra'], /ls takes no arguments \('extra' given\)/],
   ])('usage error %j: exit 2, a message on stderr, nothing on stdout', async (args, message) => {
     const result = await shmtool(args as string[]);
     expect(result.code).toBe(2);
     expect(result.stdout.length).toBe(0);
     expect(result.stderr).toMatch(message);
     expect(result.stderr).toMatch(/^shmtool: /);
+    // A usage error points at --help; no command at all prints the help itself.
+    expect(result.stderr).toMatch(args.length ? /\n\(add --help for usage\)\n$/ : /\nusage: shmtool /);
   });
 
   test('failures: exit 1 with the reason', async () => {
     const gone = await shmtool(['read', '2147483647']);
     expect(gone).toMatchObject({ code: 1 });
     expect(gone.stderr).toMatch(/^shmtool: shmctl\(id=2147483647, IPC_STAT\): EINVAL/);
-    const zero = await shmtool(['create', '0']);
-    expect(zero).toMatchObject({ code: 1 });
-    expect(zero.stderr).toMatch(/^shmtool: size must be an integer from 1/);
   });
 
   test('--help everywhere, --version', async () => {
@@ -224,6 +234,116 @@ describe('the real bin, spawned', () => {
     expect(version.status).toBe(0);
     expect(version.stdout.toString()).toMatch(/^shmtool /);
   });
+});
+
+describe('the command line where users meet it', () => {
+  test('a negative --key is a key (the kernel prints keys signed)', async () => {
+    const key = -(0x5e930000 + (process.pid % 0x10000));
+    const created = await shmtool(['create', '4096', '--key', String(key)]);
+    expect(created).toMatchObject({ code: 0, stderr: '' });
+    const id = Number(created.stdout.toString());
+    try {
+      expect(Segment.open({ key }).id).toBe(id);
+      const again = await shmtool(['create', '4096', '-k', String(key)]);
+      expect(again.code).toBe(1);
+      // The library's advice (Segment.open({ key })) in shmtool's words.
+      expect(again.stderr).toMatch(
+        /EEXIST .*remove it \(shmtool rm ID, ipcrm -M KEY\) or choose another --key\n$/,
+      );
+      expect(again.stderr).not.toMatch(/Segment\.open|exclusive/);
+    } finally {
+      removeAll([id]);
+    }
+  });
+
+  test('a missing segment is reported in shmtool words, not the API', async () => {
+    const gone = await shmtool(['info', '2147483647']);
+    expect(gone.code).toBe(1);
+    expect(gone.stderr).toMatch(/list segments with shmtool ls\n$/);
+    expect(gone.stderr).not.toMatch(/list\(\)/);
+  });
+
+  test('--version after any command; --help and --version load no koffi', () => {
+    for (const args of [['--version'], ['ls', '--version'], ['read', '12', '-V'], ['-V']]) {
+      const ran = spawnShmtool(args);
+      expect(ran.status).toBe(0);
+      expect(ran.stdout.toString()).toMatch(/^shmtool \d+\.\d+\.\d+\n$/);
+    }
+    const hook = join(__dirname, 'loaded-modules.cjs');
+    for (const args of [['--help'], ['--version'], ['open', '--help'], ['rm', '--version'], ['bogus']]) {
+      const ran = runForBytes(process.execPath, ['--require', hook, shmtoolBin, ...args]);
+      const loaded = ran.stderr.split('\n').filter((line) => line.startsWith('loaded: '));
+      expect(loaded.length).toBeGreaterThan(0); // the hook ran
+      expect(loaded.filter((line) => /koffi|segment\.js|libc\.js/.test(line))).toEqual([]);
+    }
+    // A command that does work loads the library: the hook sees it when it is there.
+    const ls = runForBytes(process.execPath, ['--require', hook, shmtoolBin, 'ls']);
+    expect(ls.stderr).toMatch(/loaded: .*koffi/);
+  });
+
+  test('read into a pipe that closes early ends quietly; into a full disk, exit 1 with a message', () => {
+    const seg = Segment.create(1 << 20);
+    try {
+      seg.write(randomBytes(1 << 20));
+      const piped = spawnSync(
+        'bash',
+        [
+          '-c',
+          `"$0" "$1" read ${seg.id} | head -c1 >/dev/null; echo "\${PIPESTATUS[0]}"`,
+          process.execPath,
+          shmtoolBin,
+        ],
+        { encoding: 'utf8' },
+      );
+      expect(piped.stderr).toBe('');
+      expect(piped.stdout).toBe('0\n');
+      const full = spawnSync(
+        'bash',
+        ['-c', `"$0" "$1" read ${seg.id} > /dev/full`, process.execPath, shmtoolBin],
+        { encoding: 'utf8' },
+      );
+      expect(full.status).toBe(1);
+      expect(full.stderr).toBe('shmtool: cannot write to stdout: no space left on device (ENOSPC)\n');
+    } finally {
+      seg.destroy();
+    }
+  });
+
+  test('open -s with a directory on stdin fails clearly and leaves nothing', () => {
+    const folder = mkdtempSync(join(tmpdir(), 'shmtool-dir-'));
+    const fd = openSync(folder, 'r');
+    try {
+      const withDir = runForBytes(process.execPath, [shmtoolBin, 'open', '-s', '4K'], {
+        stdio: [fd, 'pipe', 'pipe'],
+      });
+      expect(withDir.status).toBe(1);
+      expect(withDir.stdout.length).toBe(0);
+      expect(withDir.stderr).toMatch(/^shmtool: stdin is a directory, not data/);
+    } finally {
+      closeSync(fd);
+      rmdirSync(folder);
+    }
+  });
+
+  test.each(['SIGINT', 'SIGTERM', 'SIGHUP'] as const)(
+    'open -s 1M interrupted by %s while it waits for stdin removes its segment',
+    async (signal) => {
+      const child = spawn(process.execPath, [shmtoolBin, 'open', '-s', '1M'], {
+        stdio: ['pipe', 'pipe', 'pipe'],
+      });
+      child.stdin.write('some data, and then nothing more for now');
+      const deadline = Date.now() + 10_000;
+      const mine = () => list().filter((segment) => segment.cpid === child.pid);
+      while (mine().length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      expect(mine()).toHaveLength(1);
+      const exited = new Promise<NodeJS.Signals | null>((resolve) =>
+        child.once('exit', (_code, sig) => resolve(sig)),
+      );
+      child.kill(signal);
+      expect(await exited).toBe(signal);
+      expect(mine()).toEqual([]);
+    },
+  );
 });
 
 testLeavesNoSegmentBehind();

@@ -1,14 +1,14 @@
 // `xshot demo`: the Quick start's proof. On $DISPLAY if it answers, else on a private Xvfb: puts a picture
 // of its own making in a window (ShmPutImage), captures the screen (ShmGetImage), writes xshot-demo.png,
-// prints the transport and the rates it measured. Leaves no Xvfb and no segment behind.
+// prints the transport and the rates it measured. Leaves no Xvfb and no segment behind: the private Xvfb
+// runs in its own process group (Ctrl-C reaches us, and we stop it after our own clean-up) and dies with
+// this process however it ends (see startXvfb).
 import { join } from 'node:path';
-import type { Command } from 'commander';
 import { encodePNGParts, loadSharp } from '../encode';
 import { interruptScope } from '../lifecycle';
-import { action, addDisplayOption, EXIT_OK, fail, messageOf, parseIntegerIn } from '../options';
+import { defineCommand, displayOption, EXIT_OK, fail, messageOf, parseIntegerIn } from '../options';
 import { writeOutput } from '../output';
 import { demoPictureSVG } from '../picture';
-import { DEFAULT_HOST, DEFAULT_PORT } from '../web/server';
 import {
   connectDisplay,
   type Display,
@@ -49,6 +49,7 @@ export async function demo(options: DemoOptions): Promise<number> {
       `xshot demo on ${where}, ${display.width}x${display.height} depth ${display.depth}\n`,
     );
     process.stdout.write(`transport: ${describeTransport(display)}\n`);
+    if (scope.signal.aborted) return EXIT_OK;
 
     const width = Math.min(640, display.width);
     const height = Math.min(400, display.height);
@@ -88,12 +89,27 @@ export async function demo(options: DemoOptions): Promise<number> {
       `put (ShmPutImage ${width}x${height}, waiting for completion): ${putRate.toFixed(0)} frames/s\n`,
     );
     const name = xvfb?.display ?? opened.name;
+    if (scope.signal.aborted) return EXIT_OK;
     if (options.stream) {
-      // The demo's window stays up (redrawn on Expose) while viewers watch; Ctrl-C ends both.
+      // The demo's window stays up (redrawn on Expose) while viewers watch; Ctrl-C ends both. The stream
+      // stops on SIGINT and SIGTERM; a hang-up or quit that stopped the demo's scope stops it the same way.
       const { stream } = require('./stream') as typeof import('./stream');
-      return await stream({ display: name, ...(options.port !== undefined ? { port: options.port } : {}) });
+      const forward = (): void => {
+        if (scope.received === 'SIGINT' || scope.received === 'SIGTERM') return; // the stream got it too
+        scope.release(); // so that the SIGTERM below reaches the stream, not this scope as a second signal
+        process.kill(process.pid, 'SIGTERM');
+      };
+      scope.signal.addEventListener('abort', forward, { once: true });
+      try {
+        return await stream({ display: name, ...(options.port !== undefined ? { port: options.port } : {}) });
+      } finally {
+        scope.signal.removeEventListener('abort', forward);
+      }
     }
-    const url = `http://${DEFAULT_HOST}:${DEFAULT_PORT}/`;
+    // Loaded here: the web server module loads sharp, which `xshot demo --help` has no need for.
+    const { DEFAULT_HOST, DEFAULT_PORT } = require('../web/server') as typeof import('../web/server');
+    // The stream makes up a token at start; its URL, with the token, is what it prints.
+    const url = `the URL it prints (http://${DEFAULT_HOST}:${DEFAULT_PORT}/?token=…)`;
     process.stdout.write(
       xvfb
         ? `watch it live in a browser: xshot demo --stream, then open ${url}\n`
@@ -165,13 +181,17 @@ async function timeRounds(rounds: number, step: () => Promise<void>): Promise<nu
   return (rounds * 1000) / (performance.now() - started);
 }
 
-export function register(program: Command): void {
-  const command = program
-    .command('demo')
-    .description('show, capture and time a picture on $DISPLAY or a private Xvfb; writes xshot-demo.png');
-  addDisplayOption(command, 'X display to use (default: $DISPLAY if it answers, else a private Xvfb)');
-  command
-    .option('--stream', 'then stream the display to browsers until Ctrl-C (see xshot stream)')
-    .option('--port <n>', 'port for --stream (default 8080; 0 picks a free one)', parseIntegerIn(0, 65535));
-  command.action(action((options: DemoOptions) => demo(options)));
-}
+export const command = defineCommand({
+  args: [],
+  options: {
+    display: displayOption('X display to use (default: $DISPLAY if it answers, else a private Xvfb)'),
+    stream: { type: 'boolean', help: 'then stream the display to browsers until Ctrl-C (see xshot stream)' },
+    port: {
+      type: 'string',
+      value: 'N',
+      help: 'port for --stream (default 8080; 0 picks a free one)',
+      parse: parseIntegerIn(0, 65535),
+    },
+  },
+  run: (_args, options) => demo(options),
+});

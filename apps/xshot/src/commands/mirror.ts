@@ -1,9 +1,8 @@
 // `xshot mirror --from A --to B`: a window on display B titled `mirror A` that shows A (or a region of it)
 // live. Zero-copy when one segment can be attached to both servers (ShmGetImage from A into it, ShmPutImage
 // to B from it); otherwise one Buffer.copy per frame between two images, and it says so.
-import { type Command, Option } from 'commander';
 import { interruptScope, sleep } from '../lifecycle';
-import { action, addFpsOption, EXIT_OK, parseRegion, type Region, UsageError } from '../options';
+import { defineCommand, EXIT_OK, fpsOption, parseRegion, type Region, UsageError } from '../options';
 import { connectDisplay, type Display, type ShmImage, type XWindow } from '../xdisplay';
 
 export interface MirrorOptions {
@@ -147,18 +146,24 @@ class RateLine {
   }
 }
 
-export function register(program: Command): void {
-  const command = program
-    .command('mirror')
-    .description('show display A live in a window on display B (zero-copy when both are local)')
-    .requiredOption('--from <display>', 'the display to show, e.g. :1')
-    .option('--to <display>', 'the display to show it on, e.g. :0 (default: --display, then $DISPLAY)')
-    .addOption(new Option('-r, --region <X,Y,W,H>', 'a rectangle of display A').argParser(parseRegion))
-    .option('-d, --display <name>', 'same as --to');
-  addFpsOption(command, 30);
-  command.action(
-    action((options: MirrorOptions & { display?: string }) =>
-      mirror({ ...options, to: options.to ?? options.display ?? process.env.DISPLAY }),
-    ),
-  );
-}
+export const command = defineCommand({
+  args: [],
+  options: {
+    from: { type: 'string', value: 'DISPLAY', help: 'the display to show, e.g. :1' },
+    to: {
+      type: 'string',
+      value: 'DISPLAY',
+      help: 'the display to show it on, e.g. :0 (default: --display, then $DISPLAY)',
+    },
+    region: {
+      type: 'string',
+      short: 'r',
+      value: 'X,Y,W,H',
+      help: 'a rectangle of display A',
+      parse: parseRegion,
+    },
+    display: { type: 'string', short: 'd', value: 'NAME', help: 'same as --to' },
+    fps: fpsOption(30),
+  },
+  run: (_args, options) => mirror({ ...options, to: options.to ?? options.display ?? process.env.DISPLAY }),
+});

@@ -5,17 +5,16 @@
 import type { FrameRing } from '@xshm/framebus';
 import type { CaptureOptions, ChangeWatch } from '@xshm/mit-shm';
 import { fourccOf } from '@xshm/mit-shm/format';
-import type { Command } from 'commander';
 import { interruptScope, sleep } from '../lifecycle';
 import {
-  action,
-  addDisplayOption,
-  addFpsOption,
-  addSelectionOptions,
+  defineCommand,
+  displayOption,
   EXIT_OK,
   fail,
+  fpsOption,
   parseIntegerIn,
   type SelectionOptions,
+  selectionOptions,
   UsageError,
 } from '../options';
 import { connectDisplay, type Display } from '../xdisplay';
@@ -199,14 +198,20 @@ function showProgress(ring: FrameRing): () => void {
   };
 }
 
-export function register(program: Command): void {
-  const command = program
-    .command('share')
-    .description('publish a display into a shared-memory frame ring that other processes read')
-    .option('-n, --name <name>', 'the ring name readers open (e.g. desktop)')
-    .option('--slots <n>', 'frames the ring holds (2-63)', parseIntegerIn(2, 63), 3);
-  addDisplayOption(command);
-  addSelectionOptions(command);
-  addFpsOption(command, 30);
-  command.action(action((options: ShareOptions) => share(options)));
-}
+export const command = defineCommand({
+  args: [],
+  options: {
+    name: { type: 'string', short: 'n', value: 'NAME', help: 'the ring name readers open (e.g. desktop)' },
+    slots: {
+      type: 'string',
+      value: 'N',
+      help: 'frames the ring holds (2-63)',
+      parse: parseIntegerIn(2, 63),
+      default: 3,
+    },
+    display: displayOption(),
+    ...selectionOptions,
+    fps: fpsOption(30),
+  },
+  run: (_args, options) => share(options),
+});

@@ -1,6 +1,5 @@
 // `xshot shot [FILE|-]`: one screenshot of the screen, a region, a monitor or a window, as PNG, JPEG, WebP,
 // AVIF or raw RGBA, encoded straight from the frame's shared memory.
-import type { Command } from 'commander';
 import {
   encodeParts,
   encodePNGParts,
@@ -11,16 +10,15 @@ import {
 } from '../encode';
 import { interruptScope } from '../lifecycle';
 import {
-  action,
-  addDisplayOption,
-  addSelectionOptions,
+  defineCommand,
+  displayOption,
   EXIT_OK,
-  loadCommander,
   parseIntegerIn,
   type SelectionOptions,
+  selectionOptions,
   UsageError,
 } from '../options';
-import { freshDefaultPath, writeOutput } from '../output';
+import { freshDefaultPath, refuseTerminal, writeOutput } from '../output';
 import { findWindowByName } from '../windows';
 import { connectDisplay, type Display } from '../xdisplay';
 
@@ -104,23 +102,30 @@ function extensionOf(format: ImageFormat): string {
   return format === 'jpeg' ? 'jpg' : format;
 }
 
-export function register(program: Command): void {
-  const { Option } = loadCommander();
-  const command = program
-    .command('shot')
-    .description('take a screenshot (PNG by default) of the screen, a region, a monitor or a window')
-    .argument('[file]', "output file, '-' for stdout (default: xshot-YYYYMMDD-HHMMSS.png here)")
-    .addOption(
-      new Option('-f, --format <name>', `image format: ${IMAGE_FORMATS.join(', ')} (default: from FILE)`),
-    )
-    .addOption(
-      new Option('-q, --quality <n>', 'quality 1-100 for jpeg, webp and avif').argParser(
-        parseIntegerIn(1, 100),
-      ),
-    )
-    .option('-n, --window-name <text>', 'the window whose title contains TEXT')
-    .option('-c, --cursor', 'include the mouse cursor');
-  addDisplayOption(command);
-  addSelectionOptions(command);
-  command.action(action((file: string | undefined, options: ShotOptions) => shot(file, options)));
-}
+export const command = defineCommand({
+  args: [{ name: 'FILE|-', help: "output file, '-' for stdout (default: xshot-YYYYMMDD-HHMMSS.png here)" }],
+  options: {
+    format: {
+      type: 'string',
+      short: 'f',
+      value: 'NAME',
+      help: `image format: ${IMAGE_FORMATS.join(', ')} (default: from FILE)`,
+    },
+    quality: {
+      type: 'string',
+      short: 'q',
+      value: 'N',
+      help: 'quality 1-100 for jpeg, webp and avif',
+      parse: parseIntegerIn(1, 100),
+    },
+    windowName: { type: 'string', short: 'n', value: 'TEXT', help: 'the window whose title contains TEXT' },
+    cursor: { type: 'boolean', short: 'c', help: 'include the mouse cursor' },
+    force: { type: 'boolean', help: "write the image to stdout ('-') even when it is a terminal" },
+    display: displayOption(),
+    ...selectionOptions,
+  },
+  run: ([file], { force, ...options }) => {
+    refuseTerminal(file, force);
+    return shot(file, options);
+  },
+});

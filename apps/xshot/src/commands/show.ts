@@ -4,9 +4,8 @@
 // through JavaScript. A frame the producer started to overwrite during the put is put again.
 import type { FrameReader, FrameView, PixelFormat } from '@xshm/framebus';
 import { fourccOf } from '@xshm/mit-shm/format';
-import type { Command } from 'commander';
 import { interruptScope } from '../lifecycle';
-import { action, addDisplayOption, EXIT_OK, fail, UsageError } from '../options';
+import { defineCommand, displayOption, EXIT_OK, fail, UsageError } from '../options';
 import { connectDisplay, type Display, type PixelLayout, type XWindow } from '../xdisplay';
 
 export interface ShowOptions {
@@ -127,11 +126,16 @@ function depthFor(format: PixelFormat, display: Display): number {
   return layout.depth;
 }
 
-export function register(program: Command): void {
-  const command = program
-    .command('show')
-    .description("show a frame ring's newest frames in a window (zero-copy, ShmPutImage from the ring)")
-    .option('-n, --name <name>', 'the ring to show (as given to xshot share --name)');
-  addDisplayOption(command, 'X display to show it on (default: $DISPLAY)');
-  command.action(action((options: ShowOptions) => show(options)));
-}
+export const command = defineCommand({
+  args: [],
+  options: {
+    name: {
+      type: 'string',
+      short: 'n',
+      value: 'NAME',
+      help: 'the ring to show (as given to xshot share --name)',
+    },
+    display: displayOption('X display to show it on (default: $DISPLAY)'),
+  },
+  run: (_args, options) => show(options),
+});

@@ -1,18 +1,17 @@
 // `xshot stream`: serves an X display to browsers (viewer page, MJPEG, single frames, stats) until
 // Ctrl-C, or until the X server goes away. The HTTP side is src/web/server.ts, the capture side
 // src/web/x-source.ts; this file parses options and owns the process lifecycle.
-import { type Command, Option } from 'commander';
 import {
-  action,
-  addDisplayOption,
-  addFpsOption,
-  addSelectionOptions,
+  defineCommand,
+  displayOption,
   EXIT_FAILURE,
   EXIT_OK,
   fail,
+  fpsOption,
   messageOf,
   parseIntegerIn,
   type SelectionOptions,
+  selectionOptions,
   UsageError,
 } from '../options';
 import { openDisplaySource } from '../web/open-display';
@@ -150,30 +149,36 @@ function showProgress(server: StreamServer): { stop(): void } {
   };
 }
 
-export function register(program: Command): void {
-  const command = program
-    .command('stream')
-    .description('serve the display live to a browser: viewer page, MJPEG, single frames and stats');
-  addDisplayOption(command);
-  addSelectionOptions(command);
-  addFpsOption(command, DEFAULT_FPS);
-  command
-    .addOption(new Option('--host <address>', 'address to listen on').default(DEFAULT_HOST))
-    .addOption(
-      new Option('-p, --port <n>', 'TCP port (0 picks a free one)')
-        .argParser(parseIntegerIn(0, 65535))
-        .default(DEFAULT_PORT),
-    )
-    .addOption(
-      new Option('-q, --quality <n>', 'JPEG quality')
-        .argParser(parseIntegerIn(1, 100))
-        .default(DEFAULT_QUALITY),
-    )
-    .option('--cursor', 'draw the mouse cursor into the picture')
-    .option(
-      '--token <secret>',
-      'require ?token=SECRET or Authorization: Bearer SECRET on all but /healthz (default: a random one, in the printed URL)',
-    )
-    .option('--no-token', 'serve without a token: anyone who can reach the port sees the screen')
-    .action(action((opts: StreamOptions) => stream(opts)));
-}
+export const command = defineCommand({
+  args: [],
+  options: {
+    display: displayOption(),
+    ...selectionOptions,
+    fps: fpsOption(DEFAULT_FPS),
+    host: { type: 'string', value: 'ADDRESS', help: 'address to listen on', default: DEFAULT_HOST },
+    port: {
+      type: 'string',
+      short: 'p',
+      value: 'N',
+      help: 'TCP port (0 picks a free one)',
+      parse: parseIntegerIn(0, 65535),
+      default: DEFAULT_PORT,
+    },
+    quality: {
+      type: 'string',
+      short: 'q',
+      value: 'N',
+      help: 'JPEG quality',
+      parse: parseIntegerIn(1, 100),
+      default: DEFAULT_QUALITY,
+    },
+    cursor: { type: 'boolean', help: 'draw the mouse cursor into the picture' },
+    token: {
+      type: 'string',
+      value: 'SECRET',
+      negatable: true,
+      help: 'require ?token=SECRET or Authorization: Bearer SECRET on all but /healthz (default: a random one, in the printed URL)',
+    },
+  },
+  run: (_args, options) => stream(options),
+});

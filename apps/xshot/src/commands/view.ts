@@ -2,10 +2,10 @@
 // through ShmPutImage; arrows page through them, q or Escape closes, Ctrl-C/SIGTERM exit 0 cleanly.
 import { access } from 'node:fs/promises';
 import { basename } from 'node:path';
-import type { Command } from 'commander';
 import { loadSharp } from '../encode';
 import { aborted, interruptScope } from '../lifecycle';
-import { action, addDisplayOption, EXIT_OK, fail } from '../options';
+import { defineCommand, displayOption, EXIT_OK, fail } from '../options';
+import { readStdin } from '../output';
 import { connectDisplay, type Display, type ShmImage, type XWindow } from '../xdisplay';
 
 export interface ViewOptions {
@@ -20,13 +20,19 @@ interface Shown {
   original: { width: number; height: number };
 }
 
-/** Decodes `file` with sharp, fits it inside width x height, and writes it into a new ShmImage. */
-export async function loadPicture(display: Display, file: string, maxWidth: number, maxHeight: number) {
+/** Decodes `file` (or `source`, its bytes) with sharp, fits it inside width x height, into a new ShmImage. */
+export async function loadPicture(
+  display: Display,
+  file: string,
+  maxWidth: number,
+  maxHeight: number,
+  source: string | Buffer = file,
+) {
   const sharp = loadSharp();
   let decoded: { data: Buffer; info: { width: number; height: number } };
   let original: { width: number; height: number };
   try {
-    const input = sharp(file, { failOn: 'error' }).rotate();
+    const input = sharp(source, { failOn: 'error' }).rotate();
     const meta = await input.metadata();
     const upright = (meta.orientation ?? 1) >= 5;
     original = upright
@@ -53,10 +59,13 @@ export async function loadPicture(display: Display, file: string, maxWidth: numb
 
 export async function view(files: string[], options: ViewOptions): Promise<number> {
   for (const file of files) {
+    if (file === '-') continue;
     await access(file).catch(() => {
       throw new Error(`cannot open ${file}: no such file or not readable`);
     });
   }
+  // '-' is an image on stdin, read once (paging back to it shows the same picture).
+  const stdin = files.includes('-') ? await readStdin() : undefined;
   const scope = interruptScope();
   let display: Display | undefined;
   let window: XWindow | undefined;
@@ -65,7 +74,9 @@ export async function view(files: string[], options: ViewOptions): Promise<numbe
     display = await connectDisplay(options.display);
     const screen = display;
     let index = 0;
-    shown = await loadPicture(screen, files[0]!, screen.width, screen.height);
+    const load = (file: string) =>
+      loadPicture(screen, file, screen.width, screen.height, file === '-' && stdin ? stdin : file);
+    shown = await load(files[0]!);
 
     const closed = new AbortController();
     const pending = new Set<Promise<void>>();
@@ -81,7 +92,7 @@ export async function view(files: string[], options: ViewOptions): Promise<numbe
       if (files.length < 2) return;
       paging = paging.then(async () => {
         index = (index + step + files.length) % files.length;
-        const next = await loadPicture(screen, files[index]!, screen.width, screen.height);
+        const next = await load(files[index]!);
         shown?.image.dispose();
         shown = next;
         if (!window) return;
@@ -141,11 +152,15 @@ function titleOf(shown: Shown, index: number, count: number): string {
   return `${basename(shown.file)} (${width}x${height}${scaled})${position} - xshot view`;
 }
 
-export function register(program: Command): void {
-  const command = program
-    .command('view')
-    .description('show images 1:1 in an X window (arrows: next/previous, q or Escape: close)')
-    .argument('<image...>', 'image files (png, jpeg, webp, avif, gif, tiff, svg)');
-  addDisplayOption(command);
-  command.action(action((files: string[], options: ViewOptions) => view(files, options)));
-}
+export const command = defineCommand({
+  args: [
+    {
+      name: 'IMAGE',
+      required: true,
+      variadic: true,
+      help: "image files (png, jpeg, webp, avif, gif, tiff, svg); '-' reads one from stdin",
+    },
+  ],
+  options: { display: displayOption() },
+  run: (files, options) => view(files, options),
+});
