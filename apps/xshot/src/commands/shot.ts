@@ -2,7 +2,8 @@
 // AVIF or raw RGBA, encoded straight from the frame's shared memory.
 import type { Command } from 'commander';
 import {
-  encodeParts,
+  type EncodedImage,
+  encodeImage,
   encodePNGParts,
   formatFromName,
   formatFromPath,
@@ -29,6 +30,8 @@ export interface ShotOptions extends SelectionOptions {
   quality?: number;
   windowName?: string;
   cursor?: boolean;
+  /** Say on stderr which encoder wrote the file (and why, when it is a fallback). */
+  verbose?: boolean;
   /** Folder for the default file name; default: the current folder. */
   cwd?: string;
 }
@@ -50,19 +53,27 @@ export async function shot(file: string | undefined, options: ShotOptions): Prom
     const window =
       options.windowName !== undefined ? await findWindowByName(display, options.windowName) : options.window;
     const selection = { window, monitor: options.monitor, cursor: options.cursor, ...options.region };
-    let data: Buffer[];
+    let encoded: EncodedImage;
     try {
       // PNG is encoded row by row, so it takes the capture in strips: packing and deflating start with the
       // first rows, and little fresh shared memory is mapped (see Display.strips).
-      data =
+      encoded =
         format === 'png'
-          ? await encodePNGParts(untilAborted(display.strips(selection), scope.signal))
-          : await encodeParts(await display.capture(selection), format, { quality: options.quality });
+          ? {
+              parts: await encodePNGParts(untilAborted(display.strips(selection), scope.signal)),
+              encoder: 'node:zlib',
+            }
+          : await encodeImage(await display.capture(selection), format, { quality: options.quality });
     } catch (error) {
       if (scope.signal.aborted) return EXIT_OK;
       throw error;
     }
     if (scope.signal.aborted) return EXIT_OK;
+    const data = encoded.parts;
+    if (options.verbose) {
+      const bytes = data.reduce((sum, part) => sum + part.length, 0);
+      process.stderr.write(`xshot: ${format} by ${encoded.encoder}, ${(bytes / 1024).toFixed(0)} KiB\n`);
+    }
     // The frame is encoded: the file write (opened and written on libuv's threads) and the display's
     // goodbye overlap. Write first: closing runs ~1-2 ms of JavaScript that the open need not wait for.
     const writing = writeOutput(target, data);
@@ -119,7 +130,8 @@ export function register(program: Command): void {
       ),
     )
     .option('-n, --window-name <text>', 'the window whose title contains TEXT')
-    .option('-c, --cursor', 'include the mouse cursor');
+    .option('-c, --cursor', 'include the mouse cursor')
+    .option('-v, --verbose', 'say on stderr which encoder wrote the file, and why when it is a fallback');
   addDisplayOption(command);
   addSelectionOptions(command);
   command.action(action((file: string | undefined, options: ShotOptions) => shot(file, options)));
