@@ -10,8 +10,9 @@ cd "$(dirname "$0")/.."
 profile=${1:-test}
 PNPM_VERSION=12.4.2
 
-# "package:command-or-file that proves it is there"
-demo=(xvfb:Xvfb)
+# "package:command, file or shared library (NAME.so.N) that proves it is there"
+# libturbojpeg0 and libwebp7: xshot's JPEG and WebP encoders (without them it loads sharp, ~50 ms slower).
+demo=(xvfb:Xvfb libturbojpeg0:libturbojpeg.so.0 libwebp7:libwebp.so.7)
 test=("${demo[@]}" imagemagick:import x11-apps:xwd x11-utils:xdpyinfo xdotool:xdotool
   python3-sysv-ipc:/usr/lib/python3/dist-packages/sysv_ipc.cpython-311-x86_64-linux-gnu.so
   libxcb-shm0-dev:/usr/include/xcb/shm.h gcc:gcc chromium:chromium)
@@ -30,6 +31,8 @@ for entry in "${wanted[@]}"; do
     # the Python module path depends on the architecture: accept any build of it
     [[ $pkg == python3-sysv-ipc ]] && compgen -G '/usr/lib/python3/dist-packages/sysv_ipc*.so' >/dev/null && continue
     [[ -e $probe ]] && continue
+  elif [[ $probe == *.so.* ]]; then
+    /sbin/ldconfig -p | grep -q "^[[:space:]]*${probe} " && continue
   else
     command -v "$probe" >/dev/null 2>&1 && continue
   fi

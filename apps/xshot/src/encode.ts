@@ -1,5 +1,5 @@
 // Image files from captured X frames: PNG through node:zlib (png/), JPEG through libjpeg-turbo (jpeg.ts)
-// with sharp as the fallback, WebP and AVIF through sharp, raw RGBA. Nothing here writes into the frame:
+// and WebP through libwebp (webp.ts), each with sharp as the fallback, AVIF through sharp, raw RGBA. Nothing here writes into the frame:
 // it may alias shared memory that is not ours to change.
 //
 // Why sharp is the last resort: a screenshot is a whole process, and loading sharp (libvips) costs ~50 ms,
@@ -11,6 +11,7 @@ import type Sharp from 'sharp';
 import { type EncodableImage, packedRGB } from './encodable';
 import { turboJPEG } from './jpeg';
 import { encodePNG, encodePNGParts } from './png/encode-png';
+import { libWebP } from './webp';
 
 export type { EncodableImage, EncodableStrip } from './encodable';
 export { adler32Combine } from './png/deflate';
@@ -68,18 +69,21 @@ export async function encodeImage(
       return { parts: await encodePNGParts(image), encoder: 'node:zlib' };
     case 'raw':
       return { parts: [image.toRGBA()], encoder: "mit-shm's toRGBA" };
-    case 'jpeg': {
-      const quality = options.quality ?? DEFAULT_QUALITY.jpeg;
-      const turbo = turboJPEG();
-      if (!(turbo instanceof Error)) return { parts: [turbo.encode(image, quality)], encoder: turbo.name };
+    case 'jpeg':
+    case 'webp': {
+      // A system library when it is there (no libvips to load), else sharp, saying why.
+      const quality = options.quality ?? DEFAULT_QUALITY[format];
+      const library = format === 'jpeg' ? turboJPEG() : libWebP();
+      if (!(library instanceof Error))
+        return { parts: [library.encode(image, quality)], encoder: library.name };
       return {
         parts: [await encodeWithSharp(image, format, quality)],
-        encoder: `sharp (libvips): ${turbo.message}`,
+        encoder: `sharp (libvips): ${library.message}`,
       };
     }
-    default:
+    case 'avif':
       return {
-        parts: [await encodeWithSharp(image, format, options.quality ?? DEFAULT_QUALITY[format])],
+        parts: [await encodeWithSharp(image, format, options.quality ?? DEFAULT_QUALITY.avif)],
         encoder: 'sharp (libvips)',
       };
   }

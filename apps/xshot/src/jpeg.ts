@@ -4,8 +4,8 @@
 // read. encode.ts falls back to sharp where the library is missing.
 //
 // Measured inside one 1080p shot of the benchmark's desktop picture at q80 (fresh processes): MEASURED_JPEG
-import koffi from 'koffi';
 import { type EncodableImage, packedRGB } from './encodable';
+import { copyOut, type Library, openOnce } from './native-library';
 
 /** The library loaded unless XSHOT_TURBOJPEG names another file (tests name a missing one). */
 export const TURBOJPEG_LIBRARY = 'libturbojpeg.so.0';
@@ -54,27 +54,15 @@ interface TurboJPEGFunctions {
   error: (handle: Handle) => string;
 }
 
-const loaded = new Map<string, TurboJPEG | Error>();
-
 /**
  * TurboJPEG from `library` (default: $XSHOT_TURBOJPEG, else libturbojpeg.so.0), or the Error that says why
  * it could not be loaded. Loaded once per process and path.
  */
 export function turboJPEG(library = process.env.XSHOT_TURBOJPEG || TURBOJPEG_LIBRARY): TurboJPEG | Error {
-  let found = loaded.get(library);
-  if (!found) {
-    try {
-      found = bind(library);
-    } catch (error) {
-      found = new Error(`${library} not loaded: ${(error as Error).message}`);
-    }
-    loaded.set(library, found);
-  }
-  return found;
+  return openOnce(library, (lib) => bind(lib, library));
 }
 
-function bind(library: string): TurboJPEG {
-  const lib = koffi.load(library);
+function bind(lib: Library, library: string): TurboJPEG {
   const c: TurboJPEGFunctions = {
     init: lib.func('void *tjInitCompress(void)'),
     // The two out-parameters (unsigned char **jpegBuf, unsigned long *jpegSize) are passed as one-word typed
@@ -116,8 +104,7 @@ function bind(library: string): TurboJPEG {
       try {
         if (status !== 0)
           throw new Error(`${library}: tjCompress2 of ${width}x${height} failed: ${c.error(handle)}`);
-        // A copy: the library's buffer is freed below.
-        return Buffer.from(new Uint8Array(koffi.view(address, size)));
+        return copyOut(address, size);
       } finally {
         if (address !== 0n) c.free(address);
       }

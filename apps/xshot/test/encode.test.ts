@@ -1,6 +1,6 @@
 // The encoders, with no X server: PNG (every band, strip and packer path) decoded by sharp and checked by
 // identify, the WebAssembly packer against @xshm/mit-shm's toRGB (the reference), JPEG through TurboJPEG
-// and through the sharp fallback. Frames are built around mit-shm's real toRGB and toRGBA.
+// and WebP through libwebp, each also through the sharp fallback. Frames are built around mit-shm's real toRGB and toRGBA.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,6 +19,7 @@ import {
 import { TURBOJPEG_LIBRARY, turboJPEG } from '../src/jpeg';
 import { WASM_BASE64 } from '../src/png/pack-rows.wasm';
 import { simdRowPacker } from '../src/png/simd-rows';
+import { LIBWEBP_LIBRARY, libWebP } from '../src/webp';
 
 const BGRX: PixelFormat = {
   depth: 24,
@@ -337,7 +338,7 @@ interface WabtTools {
   ): { validate(): void; toBinary(options: object): { buffer: Uint8Array }; destroy(): void };
 }
 
-describe('JPEG', () => {
+describe('JPEG and WebP', () => {
   /** A screen-like picture: gradients and flat blocks, which JPEG keeps well (PSNR well above 30 dB). */
   function screenFrame(width: number, height: number): { frame: EncodableImage; rgb: Buffer } {
     const stride = width * 4 + 16;
@@ -353,10 +354,15 @@ describe('JPEG', () => {
     return { frame: frameOf(data, width, height, stride), rgb };
   }
 
-  const previousLibrary = process.env.XSHOT_TURBOJPEG;
+  const previous = { jpeg: process.env.XSHOT_TURBOJPEG, webp: process.env.XSHOT_LIBWEBP };
   afterEach(() => {
-    if (previousLibrary === undefined) delete process.env.XSHOT_TURBOJPEG;
-    else process.env.XSHOT_TURBOJPEG = previousLibrary;
+    for (const [name, value] of [
+      ['XSHOT_TURBOJPEG', previous.jpeg],
+      ['XSHOT_LIBWEBP', previous.webp],
+    ] as const) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
   });
 
   test.each([
@@ -402,6 +408,41 @@ describe('JPEG', () => {
     expect(Math.abs(psnr(turbo.data, rgb) - psnr(fallback.data, rgb))).toBeLessThan(1.5);
   });
 
+  test.each([
+    ['libwebp', LIBWEBP_LIBRARY],
+    ['sharp', '/nonexistent/libwebp.so.7'],
+  ])(
+    'WebP through %s: quality honoured, close to the capture, the frame untouched',
+    async (path, library) => {
+      process.env.XSHOT_LIBWEBP = library;
+      const { frame, rgb } = screenFrame(160, 96);
+      const before = Buffer.from(frame.data);
+      const sizes: number[] = [];
+      for (const quality of [30, 80, 95]) {
+        const { parts, encoder } = await encodeImage(frame, 'webp', { quality });
+        expect(encoder).toMatch(path === 'sharp' ? /^sharp \(libvips\): .*not loaded/ : /^libwebp/);
+        const webp = Buffer.concat(parts);
+        expect(execFileSync('identify', ['-format', '%m %wx%h', '-'], { input: webp }).toString()).toBe(
+          'WEBP 160x96',
+        );
+        // WebP's 4:2:0 loses more than JPEG at these 16-pixel colour edges (both paths: 26.2 dB).
+        if (quality === 80) expect(psnr((await decoded(webp)).data, rgb)).toBeGreaterThan(25);
+        sizes.push(webp.length);
+      }
+      expect(sizes[0]).toBeLessThan(sizes[1]!);
+      expect(sizes[1]).toBeLessThan(sizes[2]!);
+      expect(frame.data.equals(before)).toBe(true);
+    },
+  );
+
+  test('libwebp writes the same bytes as sharp at the same quality', async () => {
+    const { frame } = screenFrame(160, 96);
+    process.env.XSHOT_LIBWEBP = LIBWEBP_LIBRARY;
+    const direct = await encode(frame, 'webp', { quality: 80 });
+    process.env.XSHOT_LIBWEBP = '/nonexistent/libwebp.so.7';
+    expect((await encode(frame, 'webp', { quality: 80 })).equals(direct)).toBe(true);
+  });
+
   test('a 16 bpp frame is converted by toRGB first, and colours stay in their channels', async () => {
     const [width, height, stride] = [32, 16, 64];
     const data = Buffer.alloc(stride * height);
@@ -420,6 +461,8 @@ describe('JPEG', () => {
     expect(missing).toBeInstanceOf(Error);
     expect((missing as Error).message).toMatch(/^\/nonexistent\/libturbojpeg\.so\.0 not loaded: /);
     expect(turboJPEG(TURBOJPEG_LIBRARY)).not.toBeInstanceOf(Error);
+    expect(libWebP('/nonexistent/libwebp.so.7')).toBeInstanceOf(Error);
+    expect(libWebP(LIBWEBP_LIBRARY)).not.toBeInstanceOf(Error);
   });
 });
 
