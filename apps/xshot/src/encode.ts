@@ -6,7 +6,9 @@
 // more than capturing and encoding a 1080p PNG (~21 ms). Measured per phase inside a whole 1080p PNG shot
 // (desktop picture, quiet 2-core VM, ~80 ms spawn to exit): Node start ~21 ms, the code cache and the
 // bundle ~5.5, x11's core and koffi ~12, the X connection ~5, the MIT-SHM query and transport probe ~3,
-// capture in strips and PNG ~21, the write ~1.5, exit ~9.
+// capture in strips and PNG ~21, the write ~1.5, exit ~9. AVIF stays on sharp: its encode dominates (1080p
+// q60 effort 2, measured as jpeg.ts's candidates: median 3087 ms, fastest 1454, of which loading sharp is
+// ~293 and 155), and libavif's API is structs whose layout changes between its versions.
 import type Sharp from 'sharp';
 import { type EncodableImage, packedRGB } from './encodable';
 import { turboJPEG } from './jpeg';

@@ -3,7 +3,16 @@
 // captured frame (its pitch is the frame's stride), so nothing is converted or copied and the frame is only
 // read. encode.ts falls back to sharp where the library is missing.
 //
-// Measured inside one 1080p shot of the benchmark's desktop picture at q80 (fresh processes): MEASURED_JPEG
+// Candidates measured by hand on a 1080p capture of the benchmark's desktop picture at q80, the encode step
+// only, in fresh processes alternating, on the 2-core VM while other jobs loaded it (so only ratios count):
+// - this: median 64.5 ms, fastest 16.6 (7 runs), 293 KB;
+// - sharp: 713.6 ms, fastest 258.3, 283 KB (mostly loading libvips: loading sharp alone took 293, fastest 155);
+// - mozjpeg compiled to WebAssembly (@jsquash/jpeg, baseline): 110-163 ms to load and compile, then
+//   3.1-3.3 s to encode (trellis quantisation), against 71-139 ms for this in the same 3 rounds;
+// - encoding from the capture's strips, as the PNG path does: TurboJPEG 2 takes a whole picture, libjpeg's
+//   row API reports errors by longjmp (which a koffi call cannot survive), and capture() is the faster
+//   one-shot capture anyway (mit-shm's bench: 2.6 against 4.8 ms for strips());
+// - TJ_OPTIMIZE=1 (optimised Huffman tables): 3.5% smaller files for ~2.5x the encode time; not taken.
 import { type EncodableImage, packedRGB } from './encodable';
 import { copyOut, type Library, openOnce } from './native-library';
 
