@@ -12,7 +12,7 @@
 import type Sharp from 'sharp';
 import { type EncodableImage, packedRGB } from './encodable';
 import { turboJPEG } from './jpeg';
-import { encodePNG, encodePNGParts } from './png/encode-png';
+import { encodePNGParts } from './png/encode-png';
 import { libWebP } from './webp';
 
 export type { EncodableImage, EncodableStrip } from './encodable';
@@ -97,7 +97,6 @@ export async function encode(
   format: ImageFormat,
   options: EncodeOptions = {},
 ): Promise<Buffer> {
-  if (format === 'png') return encodePNG(image);
   const { parts } = await encodeImage(image, format, options);
   return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
 }
