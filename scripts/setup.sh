@@ -32,7 +32,8 @@ for entry in "${wanted[@]}"; do
     [[ $pkg == python3-sysv-ipc ]] && compgen -G '/usr/lib/python3/dist-packages/sysv_ipc*.so' >/dev/null && continue
     [[ -e $probe ]] && continue
   elif [[ $probe == *.so.* ]]; then
-    /sbin/ldconfig -p | grep -q "^[[:space:]]*${probe} " && continue
+    # a here-string, not a pipe: grep -q quitting early would fail the pipe under pipefail
+    grep -q "^[[:space:]]*${probe} " <<<"$(/sbin/ldconfig -p)" && continue
   else
     command -v "$probe" >/dev/null 2>&1 && continue
   fi
