@@ -1,8 +1,10 @@
 // Whole-process wall time of one 1080p screenshot: xshot against scrot, maim, ImageMagick import and
-// ffmpeg x11grab, PNG and JPEG, on one private Xvfb 1920x1080x24 showing a desktop-like picture, then PNG
-// again on a noisy one (ImageMagick plasma:fractal, where deflate dominates and photo-like content is judged).
+// ffmpeg x11grab, PNG, JPEG (xshot through libjpeg-turbo and through its sharp fallback), WebP and AVIF, on
+// one private Xvfb 1920x1080x24 showing a desktop-like picture, then PNG again on a noisy one (ImageMagick
+// plasma:fractal, where deflate dominates and photo-like content is judged). Each file's size and its PSNR
+// against the picture on the screen are printed beside the time.
 // Runs alternate (every tool once per round, in a shuffled order) so load changes hit all tools alike;
-// the table gives medians, file sizes and each tool's time as a multiple of xshot's.
+// the table gives medians, file sizes, PSNR and each tool's time as a multiple of xshot's.
 // Needs a build first (`pnpm build`); run with `pnpm bench` or `node bench/run.mjs [rounds]`.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
@@ -83,46 +85,85 @@ try {
       args: [...grab, out('ffmpeg.png')],
       file: out('ffmpeg.png'),
     },
+    // JPEG at quality 80 wherever a tool takes one (maim's 1-10 scale: 8; ffmpeg's mjpeg has no quality,
+    // -q:v 4 gives a file of about the others' size). xshot twice: libjpeg-turbo, and the sharp fallback.
     {
       tool: 'xshot',
       format: 'jpeg',
       cmd: node,
-      args: [bin, 'shot', out('xshot.jpg')],
+      args: [bin, 'shot', out('xshot.jpg'), '-q', '80'],
       file: out('xshot.jpg'),
+    },
+    {
+      tool: 'xshot (sharp)',
+      format: 'jpeg',
+      cmd: node,
+      args: [bin, 'shot', out('xshot-sharp.jpg'), '-q', '80'],
+      env: { XSHOT_TURBOJPEG: '/nonexistent/libturbojpeg.so.0' },
+      file: out('xshot-sharp.jpg'),
     },
     {
       tool: 'scrot',
       format: 'jpeg',
       cmd: 'scrot',
-      args: ['-o', '-F', out('scrot.jpg')],
+      args: ['-o', '-q', '80', '-F', out('scrot.jpg')],
       file: out('scrot.jpg'),
     },
     {
       tool: 'maim',
       format: 'jpeg',
       cmd: 'maim',
-      args: ['-f', 'jpg', out('maim.jpg')],
+      args: ['-f', 'jpg', '-m', '8', out('maim.jpg')],
       file: out('maim.jpg'),
     },
     {
       tool: 'import',
       format: 'jpeg',
       cmd: 'import',
-      args: ['-window', 'root', out('import.jpg')],
+      args: ['-window', 'root', '-quality', '80', out('import.jpg')],
       file: out('import.jpg'),
     },
     {
       tool: 'ffmpeg',
       format: 'jpeg',
       cmd: 'ffmpeg',
-      args: [...grab, out('ffmpeg.jpg')],
+      args: [...grab, '-q:v', '4', out('ffmpeg.jpg')],
       file: out('ffmpeg.jpg'),
+    },
+    // WebP and AVIF: xshot through sharp, against the tools that write them.
+    {
+      tool: 'xshot',
+      format: 'webp',
+      cmd: node,
+      args: [bin, 'shot', out('xshot.webp'), '-q', '80'],
+      file: out('xshot.webp'),
+    },
+    {
+      tool: 'import',
+      format: 'webp',
+      cmd: 'import',
+      args: ['-window', 'root', '-quality', '80', out('import.webp')],
+      file: out('import.webp'),
+    },
+    {
+      tool: 'ffmpeg',
+      format: 'webp',
+      cmd: 'ffmpeg',
+      args: [...grab, '-quality', '80', out('ffmpeg.webp')],
+      file: out('ffmpeg.webp'),
+    },
+    {
+      tool: 'xshot',
+      format: 'avif',
+      cmd: node,
+      args: [bin, 'shot', out('xshot.avif'), '-q', '60'],
+      file: out('xshot.avif'),
     },
   ].filter((c) => c.cmd === node || spawnSync('which', [c.cmd]).status === 0);
 
   const rows = [];
   timeCases(cases, env);
-  tabulate(rows, 'desktop', cases);
+  await tabulate(rows, 'desktop', cases, picture);
   if (painted.status === 0) {
     // Noise: PNG only (the lossy encoders do not judge content); files renamed so both sets stay on disk.
     spawnSync('display', ['-display', xvfb.display, '-window', 'root', noise]);
@@ -133,53 +174,69 @@ try {
         return { ...c, args: c.args.map((a) => (a === c.file ? file : a)), file };
       });
     timeCases(noisy, env);
-    tabulate(rows, 'noise', noisy);
+    await tabulate(rows, 'noise', noisy, noise);
   } else {
     console.error(`xshot bench: no noisy picture (convert failed: ${painted.stderr}); desktop only`);
   }
   console.log(
     `one 1920x1080 screenshot as a whole process, median of ${rounds} alternating runs, Xvfb ${xvfb.display}`,
   );
-  printTable(['picture', 'tool', 'format', 'median ms', 'file KiB', 'time / xshot'], rows);
+  printTable(['picture', 'tool', 'format', 'median ms', 'file KiB', 'PSNR dB', 'time / xshot'], rows);
 } finally {
   await xvfb.stop();
   rmSync(folder, { recursive: true, force: true });
 }
 
 /** Runs every case once (a failure stops the bench), then `rounds` rounds in shuffled order. */
-function timeCases(cases, env) {
+function timeCases(cases, baseEnv) {
   for (const c of cases) {
-    const first = spawnSync(c.cmd, c.args, { env });
+    c.fullEnv = { ...baseEnv, ...c.env };
+    const first = spawnSync(c.cmd, c.args, { env: c.fullEnv });
     if (first.status !== 0) throw new Error(`${c.cmd} ${c.args.join(' ')} failed: ${first.stderr}`);
     c.times = [];
   }
   for (let round = 0; round < rounds; round++) {
     for (const c of shuffle([...cases])) {
       const started = process.hrtime.bigint();
-      spawnSync(c.cmd, c.args, { env, stdio: 'ignore' });
+      spawnSync(c.cmd, c.args, { env: c.fullEnv, stdio: 'ignore' });
       c.times.push(Number(process.hrtime.bigint() - started) / 1e6);
     }
   }
 }
 
-/** Table rows for one picture: per format, each tool's median, file size and time as a multiple of xshot's. */
-function tabulate(rows, picture, cases) {
-  for (const format of ['png', 'jpeg']) {
+/**
+ * Table rows for one picture: per format, each tool's median, file size, PSNR against the picture on the
+ * screen (lossless files: "exact") and time as a multiple of xshot's.
+ */
+async function tabulate(rows, picture, cases, reference) {
+  const expected = await sharp(reference).removeAlpha().raw().toBuffer();
+  for (const format of ['png', 'jpeg', 'webp', 'avif']) {
     const ofFormat = cases.filter((c) => c.format === format);
     if (ofFormat.length === 0) continue;
     const ours = median(ofFormat.find((c) => c.tool === 'xshot').times);
     for (const c of ofFormat) {
       const time = median(c.times);
+      const actual = await sharp(c.file).removeAlpha().raw().toBuffer();
       rows.push([
         picture,
         c.tool,
         format,
         time.toFixed(1),
         (statSync(c.file).size / 1024).toFixed(0),
+        psnr(actual, expected),
         (time / ours).toFixed(2),
       ]);
     }
   }
+}
+
+/** PSNR in dB of 8-bit RGB `actual` against `expected`, or 'exact'. */
+function psnr(actual, expected) {
+  if (actual.length !== expected.length) return 'size?';
+  let squares = 0;
+  for (let i = 0; i < expected.length; i++) squares += (actual[i] - expected[i]) ** 2;
+  if (squares === 0) return 'exact';
+  return (10 * Math.log10((255 * 255) / (squares / expected.length))).toFixed(1);
 }
 
 function median(values) {

@@ -144,6 +144,10 @@ test.each(lines.map((line) => [line]))('$ %s', async (line) => {
   } else if (command === 'shot' && args[0] === '-') {
     await run(line);
     expect(identify('part.jpg')).toBe('JPEG 800x600');
+  } else if (command === 'shot' && args.includes('--verbose')) {
+    // the comment's claim: which encoder wrote the file, and its size
+    expect(await run(line)).toMatch(/jpeg by libjpeg-turbo \(libturbojpeg\.so\.0\).*KiB/);
+    expect(identify('full.jpg')).toBe('JPEG 1024x768');
   } else if (command === 'shot' && line.includes('--window-name Firefox')) {
     // a window titled Firefox, by ImageMagick
     const firefox = spawn('display', [

@@ -1,7 +1,8 @@
 // `xshot shot [FILE|-]`: one screenshot of the screen, a region, a monitor or a window, as PNG, JPEG, WebP,
 // AVIF or raw RGBA, encoded straight from the frame's shared memory.
 import {
-  encodeParts,
+  type EncodedImage,
+  encodeImage,
   encodePNGParts,
   formatFromName,
   formatFromPath,
@@ -27,6 +28,8 @@ export interface ShotOptions extends SelectionOptions {
   quality?: number;
   windowName?: string;
   cursor?: boolean;
+  /** Say on stderr which encoder wrote the file (and why, when it is a fallback). */
+  verbose?: boolean;
   /** Folder for the default file name; default: the current folder. */
   cwd?: string;
 }
@@ -48,19 +51,27 @@ export async function shot(file: string | undefined, options: ShotOptions): Prom
     const window =
       options.windowName !== undefined ? await findWindowByName(display, options.windowName) : options.window;
     const selection = { window, monitor: options.monitor, cursor: options.cursor, ...options.region };
-    let data: Buffer[];
+    let encoded: EncodedImage;
     try {
       // PNG is encoded row by row, so it takes the capture in strips: packing and deflating start with the
       // first rows, and little fresh shared memory is mapped (see Display.strips).
-      data =
+      encoded =
         format === 'png'
-          ? await encodePNGParts(untilAborted(display.strips(selection), scope.signal))
-          : await encodeParts(await display.capture(selection), format, { quality: options.quality });
+          ? {
+              parts: await encodePNGParts(untilAborted(display.strips(selection), scope.signal)),
+              encoder: 'node:zlib',
+            }
+          : await encodeImage(await display.capture(selection), format, { quality: options.quality });
     } catch (error) {
       if (scope.signal.aborted) return EXIT_OK;
       throw error;
     }
     if (scope.signal.aborted) return EXIT_OK;
+    const data = encoded.parts;
+    if (options.verbose) {
+      const bytes = data.reduce((sum, part) => sum + part.length, 0);
+      process.stderr.write(`xshot: ${format} by ${encoded.encoder}, ${(bytes / 1024).toFixed(0)} KiB\n`);
+    }
     // The frame is encoded: the file write (opened and written on libuv's threads) and the display's
     // goodbye overlap. Write first: closing runs ~1-2 ms of JavaScript that the open need not wait for.
     const writing = writeOutput(target, data);
@@ -121,6 +132,11 @@ export const command = defineCommand({
     windowName: { type: 'string', short: 'n', value: 'TEXT', help: 'the window whose title contains TEXT' },
     cursor: { type: 'boolean', short: 'c', help: 'include the mouse cursor' },
     force: { type: 'boolean', help: "write the image to stdout ('-') even when it is a terminal" },
+    verbose: {
+      type: 'boolean',
+      short: 'v',
+      help: 'say on stderr which encoder wrote the file, and why when it is a fallback',
+    },
     display: displayOption(),
     ...selectionOptions,
   },
