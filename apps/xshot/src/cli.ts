@@ -1,6 +1,6 @@
 // xshot's command line: the table of commands, read by the parser both xshm CLIs share (@xshm/shm/cli-args).
 // main() returns the exit code (0 ok, 1 failure, 2 usage) so tests can call it without spawning.
-import { type CommandEntry, type Io, type Program, runProgram } from '@xshm/shm/cli-args';
+import { type CommandEntry, type Io, type Program, processIo, runProgram } from '@xshm/shm/cli-args';
 
 /**
  * Every command, its module loaded on demand: `xshot shot` loads shot's module only, so its start-up does
@@ -61,19 +61,6 @@ export const program: Program = {
   hint: 'try `xshot demo` or `xshot shot`',
   commands: COMMANDS,
   translate,
-};
-
-/**
- * The process's streams. stdin is read through a getter: touching process.stdin builds its stream (for a
- * file or /dev/null an fs.ReadStream, which loads fs/promises and readline: ~1.5 ms), and only a command
- * that reads stdin needs it.
- */
-const processIo: Io = {
-  get stdin() {
-    return process.stdin;
-  },
-  stdout: process.stdout,
-  stderr: process.stderr,
 };
 
 /** Runs xshot with process-style argv (node, script, ...args); resolves to the exit code. */

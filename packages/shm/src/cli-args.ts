@@ -71,6 +71,19 @@ export interface Io {
   stderr: Writable;
 }
 
+/**
+ * The process's streams. stdin is read through a getter: touching process.stdin builds its stream (for a
+ * file or /dev/null an fs.ReadStream, which loads fs/promises and readline: ~1.5 ms), and only a command
+ * that reads stdin needs it.
+ */
+export const processIo: Io = {
+  get stdin() {
+    return process.stdin;
+  },
+  stdout: process.stdout,
+  stderr: process.stderr,
+};
+
 export interface CommandSpec<O extends Options = Options> {
   /** Checked for count when given; without it, run() checks the positionals itself. */
   args?: readonly ArgumentSpec[];

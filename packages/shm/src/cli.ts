@@ -11,6 +11,7 @@ import {
   EXIT_OK,
   type Io,
   type Program,
+  processIo,
   runProgram,
   UsageError,
 } from './cli-args';
@@ -401,19 +402,6 @@ export const program: Program = {
     rm: { summary: 'remove segments (IPC_RMID): each goes when its last process detaches', load: () => rm },
   },
   translate,
-};
-
-/**
- * The process's streams. stdin is read through a getter: touching process.stdin builds its stream (for a
- * file or /dev/null an fs.ReadStream, which loads fs/promises and readline: ~1.5 ms), and only a command
- * that reads stdin needs it.
- */
-const processIo: Io = {
-  get stdin() {
-    return process.stdin;
-  },
-  stdout: process.stdout,
-  stderr: process.stderr,
 };
 
 /** Run shmtool with `argv` (without node and the script); resolves to the exit code. */
