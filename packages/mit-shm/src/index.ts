@@ -10,6 +10,7 @@ export {
   type ShmInfo,
   type TransportChoice,
 } from './connect';
+export { type CursorShape, cursorShape, watchCursor } from './cursor';
 export { XConnectionError, XError } from './errors';
 export {
   type ChannelOrder,
@@ -24,6 +25,8 @@ export {
   toRGBA,
 } from './format';
 export { Frame, type PutOptions, ShmImage, Strip } from './image';
+export { Input, Keymap, type KeyPosition, keysymOf, openInput, readKeymap } from './input';
+export { Clipboard, MAX_CLIPBOARD_BYTES, openClipboard } from './selection';
 export type { TransportName } from './transport/transport';
 export { type KeyPress, type WindowOptions, XWindow, type XWindowEvents } from './window';
 export { startXvfb, type Xvfb, type XvfbOptions } from './xvfb';
