@@ -16,6 +16,7 @@ import {
   UsageError,
 } from '../options';
 import { openDisplaySource } from '../web/open-display';
+import { checkControl, DESKTOP_PATH, RemoteDesktop } from '../web/remote/desktop';
 import { DEFAULT_HOST, DEFAULT_PORT, ListenError, type StreamServer, startStreamServer } from '../web/server';
 
 export const DEFAULT_FPS = 30;
@@ -29,6 +30,7 @@ export interface StreamOptions extends SelectionOptions {
   quality?: number;
   cursor?: boolean;
   token?: string;
+  control?: boolean;
 }
 
 /** What ended a stream, and the exit code it gives. */
@@ -42,6 +44,9 @@ export async function stream(options: StreamOptions): Promise<number> {
   if (options.token !== undefined && options.token.length === 0) {
     throw new UsageError('--token is empty; give a secret, e.g. --token "$(openssl rand -hex 16)"');
   }
+
+  const controlProblem = checkControl(options);
+  if (controlProblem) throw new UsageError(controlProblem);
 
   let source: Awaited<ReturnType<typeof openDisplaySource>>;
   try {
@@ -58,6 +63,25 @@ export async function stream(options: StreamOptions): Promise<number> {
     return fail(`stream: ${messageOf(error)}`);
   }
 
+  // The remote desktop (/desktop): the whole screen, a --region or a --monitor; a --window is MJPEG only.
+  let desktop: RemoteDesktop | undefined;
+  if (options.window === undefined) {
+    try {
+      desktop = await RemoteDesktop.open({
+        ...(options.display !== undefined ? { display: options.display } : {}),
+        ...(options.region ? { region: options.region } : {}),
+        ...(options.monitor !== undefined ? { monitor: options.monitor } : {}),
+        control: options.control === true,
+        quality: options.quality ?? DEFAULT_QUALITY,
+        fps: options.fps ?? DEFAULT_FPS,
+        guarded: !!options.token,
+      });
+    } catch (error) {
+      await source.close();
+      return fail(`stream: ${messageOf(error)}`);
+    }
+  }
+
   let server: StreamServer;
   try {
     server = await startStreamServer({
@@ -68,8 +92,10 @@ export async function stream(options: StreamOptions): Promise<number> {
       quality: options.quality ?? DEFAULT_QUALITY,
       pollEveryFrame: options.cursor === true,
       ...(options.token ? { token: options.token } : {}),
+      ...(desktop ? { desktop } : {}),
     });
   } catch (error) {
+    await desktop?.close();
     await source.close();
     return fail(`stream: ${error instanceof ListenError ? error.message : messageOf(error)}`);
   }
@@ -80,6 +106,11 @@ export async function stream(options: StreamOptions): Promise<number> {
     `xshot stream: ${source.displayName} ${source.width}x${source.height} (${source.transport}, ${detection}) ` +
       `at ${server.url}\n`,
   );
+  if (desktop)
+    process.stdout.write(
+      `xshot stream: remote desktop (${desktop.control ? 'keyboard and mouse enabled' : 'view only'}) at ` +
+        `${server.url.replace(/\/(\?|$)/, `${DESKTOP_PATH}$1`)}\n`,
+    );
   if (source.pollingReason) process.stderr.write(`xshot stream: polling because ${source.pollingReason}\n`);
 
   const progress = process.stderr.isTTY ? showProgress(server) : null;
@@ -106,6 +137,7 @@ export async function stream(options: StreamOptions): Promise<number> {
   process.off('SIGTERM', onSignal);
   progress?.stop();
 
+  await desktop?.close();
   await server.close();
   await source.close();
   if (ending.message) return fail(`stream: ${ending.message}`, ending.code);
@@ -153,5 +185,6 @@ export function register(program: Command): void {
     )
     .option('--cursor', 'draw the mouse cursor into the picture')
     .option('--token <secret>', 'require ?token=SECRET or Authorization: Bearer SECRET (all but /healthz)')
+    .option('--control', 'let viewers of /desktop type, point and use the clipboard (XTEST)')
     .action(action((opts: StreamOptions) => stream(opts)));
 }

@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import sharp from 'sharp';
 import { type FanOutStats, MJPEG_BOUNDARY, MjpegFanOut } from './mjpeg';
 import { type PipelineOptions, type PipelineStats, StreamPipeline } from './pipeline';
+import type { RemoteDesktop } from './remote/desktop';
 import type { FrameSource } from './source';
 import { VIEWER_HTML } from './viewer';
 
@@ -21,6 +22,8 @@ export interface StreamServerOptions extends PipelineOptions {
   port?: number;
   /** When set, every endpoint but /healthz needs `?token=` or `Authorization: Bearer`. */
   token?: string;
+  /** The remote desktop's page and WebSocket (/desktop, /desktop.ws), when the stream offers one. */
+  desktop?: RemoteDesktop;
 }
 
 /** The JSON served at /stats: the pipeline's picture figures and the fan-out's viewer figures. */
@@ -69,6 +72,13 @@ export async function startStreamServer(options: StreamServerOptions): Promise<S
     });
   });
 
+  // The remote desktop's WebSocket: the same token as every endpoint; the desktop checks Origin and path.
+  server.on('upgrade', (request: IncomingMessage, socket, head: Buffer) => {
+    if (!options.desktop) return socket.destroy();
+    const url = new URL(request.url ?? '/', 'http://localhost');
+    options.desktop.upgrade(request, socket, head, authorized(request, url));
+  });
+
   async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const url = new URL(request.url ?? '/', 'http://localhost');
     if (request.method !== 'GET' && request.method !== 'HEAD') {
@@ -83,6 +93,10 @@ export async function startStreamServer(options: StreamServerOptions): Promise<S
     if (!authorized(request, url)) {
       response.setHeader('WWW-Authenticate', 'Bearer realm="xshot"');
       sendText(response, 401, 'a token is required: add ?token=TOKEN or an Authorization: Bearer header\n');
+      return;
+    }
+    if (options.desktop?.serves(url.pathname)) {
+      options.desktop.servePage(request, response);
       return;
     }
     switch (url.pathname) {
