@@ -3,8 +3,8 @@
 # there and we are root; otherwise it prints the exact command), the pinned pnpm, and the
 # workspace's packages. Safe to run again: it installs only what is missing.
 #   scripts/setup.sh demo   Xvfb, for `xshot demo` on a machine with no display
-#   scripts/setup.sh test   + ImageMagick, x11 tools, Python sysv_ipc, Chromium: what the tests compare against
-#   scripts/setup.sh bench  + the peers the benchmarks race (scrot, maim, ffmpeg, hyperfine, libxcb-shm)
+#   scripts/setup.sh test   + ImageMagick, x11 tools, Python sysv_ipc, Chromium, xterm: what the tests compare against
+#   scripts/setup.sh bench  + the peers the benchmarks race (scrot, maim, ffmpeg, hyperfine, libxcb-shm, x11vnc + websockify + noVNC)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 profile=${1:-test}
@@ -14,8 +14,9 @@ PNPM_VERSION=12.4.2
 demo=(xvfb:Xvfb)
 test=("${demo[@]}" imagemagick:import x11-apps:xwd x11-utils:xdpyinfo xdotool:xdotool
   python3-sysv-ipc:/usr/lib/python3/dist-packages/sysv_ipc.cpython-311-x86_64-linux-gnu.so
-  libxcb-shm0-dev:/usr/include/xcb/shm.h gcc:gcc chromium:chromium)
-bench=("${test[@]}" scrot:scrot maim:maim ffmpeg:ffmpeg hyperfine:hyperfine)
+  libxcb-shm0-dev:/usr/include/xcb/shm.h gcc:gcc chromium:chromium xterm:xterm)
+bench=("${test[@]}" scrot:scrot maim:maim ffmpeg:ffmpeg hyperfine:hyperfine
+  x11vnc:x11vnc websockify:websockify novnc:/usr/share/novnc/vnc.html)
 case $profile in
   demo) wanted=("${demo[@]}") ;;
   test) wanted=("${test[@]}") ;;
