@@ -10,10 +10,12 @@
 //   second of today's MJPEG stream (/stream.mjpeg) in the same run.
 // Needs a build first (it runs bin/xshot.js over dist/). Usage: node bench/desktop.mjs
 import { spawn } from 'node:child_process';
+
 process.on('unhandledRejection', (error) => {
   console.error('desktop bench:', error?.stack ?? error);
   process.exit(1);
 });
+
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { get } from 'node:http';
 import { createRequire } from 'node:module';
@@ -32,7 +34,9 @@ for (const [tool, pkg] of [
   ['xterm', 'xterm'],
 ]) {
   if (!process.env.PATH.split(':').some((dir) => existsSync(join(dir, tool)))) {
-    console.error(`xshot desktop bench: ${tool} is missing; run scripts/setup.sh bench (apt-get install ${pkg})`);
+    console.error(
+      `xshot desktop bench: ${tool} is missing; run scripts/setup.sh bench (apt-get install ${pkg})`,
+    );
     process.exit(1);
   }
 }
@@ -72,7 +76,8 @@ function cpuSeconds(pids) {
 }
 
 function startProcess(command, args, env = {}) {
-  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  // stdin stays open: the painter runs until it closes.
+  const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   child.output = '';
   child.stdout.on('data', (chunk) => {
     child.output += chunk;
@@ -146,7 +151,7 @@ async function watchCanvas(page, selector) {
   );
 }
 
-async function quiet(page, counter, ms = 800, timeoutMs = 20_000) {
+async function quiet(_page, counter, ms = 800, timeoutMs = 20_000) {
   const start = Date.now();
   let last = -1;
   while (Date.now() - start < timeoutMs) {
@@ -161,7 +166,9 @@ async function session(browser, name, url, selector, serverPids) {
   page.on('crash', () => console.error(`desktop bench: the ${name} page crashed`));
   const counter = await countFrames(page);
   await page.goto(url);
-  await waitFor(`${name}'s canvas`, () => page.evaluate(`!!document.querySelector(${JSON.stringify(selector)})`));
+  await waitFor(`${name}'s canvas`, () =>
+    page.evaluate(`!!document.querySelector(${JSON.stringify(selector)})`),
+  );
   await sleep(2000);
   await quiet(page, counter);
   await watchCanvas(page, selector);
@@ -180,10 +187,14 @@ async function session(browser, name, url, selector, serverPids) {
   for (const char of text) {
     const pressed = Date.now();
     await page.keyboard.press(char === ' ' ? 'Space' : char);
-    const changed = await waitFor('the key on the canvas', async () => {
-      const at = await page.evaluate('window.__changedAt');
-      return at >= pressed ? at : 0;
-    }, 3000).catch(() => null);
+    const changed = await waitFor(
+      'the key on the canvas',
+      async () => {
+        const at = await page.evaluate('window.__changedAt');
+        return at >= pressed ? at : 0;
+      },
+      3000,
+    ).catch(() => null);
     if (changed) latencies.push(changed - pressed);
     await sleep(KEY_GAP_MS);
   }
@@ -246,7 +257,7 @@ async function motionInSockets(port, count) {
         new Promise((resolve, reject) => {
           const socket = new WebSocket(`ws://127.0.0.1:${port}/desktop.ws`);
           const viewer = { socket, updates: 0 };
-          socket.on('message', (data, isBinary) => {
+          socket.on('message', (_data, isBinary) => {
             if (!isBinary) return;
             viewer.updates++;
             socket.send('{"t":"ack"}');
@@ -364,8 +375,16 @@ try {
     '-quiet',
   ]);
   children.push(x11vnc);
-  await waitFor('x11vnc', () => x11vnc.output.includes(`PORT=${vncPort}`) || x11vnc.output.includes('Listening'));
-  const websockify = startProcess('websockify', ['--web', '/usr/share/novnc', String(webPort), `127.0.0.1:${vncPort}`]);
+  await waitFor(
+    'x11vnc',
+    () => x11vnc.output.includes(`PORT=${vncPort}`) || x11vnc.output.includes('Listening'),
+  );
+  const websockify = startProcess('websockify', [
+    '--web',
+    '/usr/share/novnc',
+    String(webPort),
+    `127.0.0.1:${vncPort}`,
+  ]);
   children.push(websockify);
   await sleep(1500);
   const theirs = await session(
@@ -390,7 +409,9 @@ try {
   const kib = (bytes) => `${(bytes / 1024).toFixed(1)} KiB`;
   const ms = (value) => (Number.isFinite(value) ? `${Math.round(value)} ms` : 'n/a');
   const cpu = (seconds) => `${(seconds * 1000).toFixed(0)} ms`;
-  console.log(`\nremote desktop, Xvfb ${WIDTH}x${HEIGHT}x24, an xterm, headless Chromium 1280x720 (${KEYS} keys)\n`);
+  console.log(
+    `\nremote desktop, Xvfb ${WIDTH}x${HEIGHT}x24, an xterm, headless Chromium 1280x720 (${KEYS} keys)\n`,
+  );
   console.log(
     '| | typing: bytes | per key | latency median / p90 | server CPU typing | seq 1 400: bytes | CPU | idle 5 s: bytes | idle CPU |',
   );
@@ -399,7 +420,9 @@ try {
     console.log(
       `| ${r.name} | ${kib(r.typingBytes)} | ${Math.round(r.typingBytes / KEYS)} B | ${ms(r.latencyMedian)} / ${ms(r.latencyP90)} (${r.seen} seen) | ${cpu(r.typingCpu)} | ${kib(r.scrollBytes)} | ${cpu(r.scrollCpu)} | ${r.idleBytes} B | ${cpu(r.idleCpu)} |`,
     );
-  console.log(`\ntyping bytes, xshot / noVNC: ${(ours.typingBytes / theirs.typingBytes).toFixed(2)} (goal <= 0.5)`);
+  console.log(
+    `\ntyping bytes, xshot / noVNC: ${(ours.typingBytes / theirs.typingBytes).toFixed(2)} (goal <= 0.5)`,
+  );
   console.log('\nfull-screen motion (whole screen new 60 times a second), xshot stream --fps 30:\n');
   console.log('| | updates or frames/s |');
   console.log('| --- | ---: |');
