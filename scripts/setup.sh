@@ -4,8 +4,9 @@
 # workspace's packages. Safe to run again: it installs only what is missing.
 #   scripts/setup.sh demo   Xvfb, for `xshot demo` on a machine with no display
 #   scripts/setup.sh test   + every tool the tests run: ImageMagick, x11 tools, Python sysv_ipc, Chromium,
-#                           ipcs/runuser, ss, curl/openssl (README lines), git/tar/cmp (the consumer test)
-#   scripts/setup.sh bench  + the peers the benchmarks race (scrot, maim, ffmpeg, hyperfine, libxcb-shm)
+#                           xterm, ipcs/runuser, ss, curl/openssl (README lines), git/tar/cmp (the consumer test)
+#   scripts/setup.sh bench  + the peers the benchmarks race (scrot, maim, ffmpeg, hyperfine, libxcb-shm,
+#                           x11vnc + websockify + noVNC)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 profile=${1:-test}
@@ -16,10 +17,11 @@ PNPM_VERSION=12.4.2
 demo=(xvfb:Xvfb libturbojpeg0:libturbojpeg.so.0 libwebp7:libwebp.so.7)
 test=("${demo[@]}" imagemagick:import x11-apps:xwd x11-utils:xdpyinfo x11-utils:xwininfo xdotool:xdotool
   python3-sysv-ipc:/usr/lib/python3/dist-packages/sysv_ipc.cpython-311-x86_64-linux-gnu.so
-  libxcb-shm0-dev:/usr/include/xcb/shm.h gcc:gcc chromium:/usr/bin/chromium
+  libxcb-shm0-dev:/usr/include/xcb/shm.h gcc:gcc chromium:/usr/bin/chromium xterm:xterm
   util-linux:ipcs util-linux:runuser iproute2:ss git:git tar:tar diffutils:cmp debianutils:which
   curl:curl openssl:openssl)
-bench=("${test[@]}" scrot:scrot maim:maim ffmpeg:ffmpeg hyperfine:hyperfine)
+bench=("${test[@]}" scrot:scrot maim:maim ffmpeg:ffmpeg hyperfine:hyperfine
+  x11vnc:x11vnc websockify:websockify novnc:/usr/share/novnc/vnc.html)
 case $profile in
   demo) wanted=("${demo[@]}") ;;
   test) wanted=("${test[@]}") ;;

@@ -12,7 +12,7 @@
 import { build } from 'esbuild';
 
 /** x11 extensions xshot uses: bundled, so they share the bundled core (each does `require('..')`). */
-const USED_EXTENSIONS = new Set(['shm', 'big-requests', 'fixes', 'randr', 'xinerama', 'damage']);
+const USED_EXTENSIONS = new Set(['shm', 'big-requests', 'fixes', 'randr', 'xinerama', 'damage', 'xtest']);
 
 await build({
   entryPoints: [new URL('../dist/cli.js', import.meta.url).pathname],
@@ -22,7 +22,7 @@ await build({
   target: 'node20',
   format: 'cjs',
   logLevel: 'warning',
-  external: ['koffi', 'sharp', 'playwright-core', '@xshm/framebus'],
+  external: ['koffi', 'sharp', 'playwright-core', '@xshm/framebus', 'ws'],
   plugins: [
     {
       name: 'x11-lazy-parts',

@@ -2,6 +2,7 @@
 export type { CaptureOptions, FramesOptions, StripsOptions } from './capture';
 export type { ChangeWatch, Rect, WatchOptions } from './changes';
 export { type ConnectOptions, connect, type TransportChoice } from './connect';
+export { type CursorShape, cursorShape, watchCursor } from './cursor';
 export { Display, type Monitor, type SegmentHandle, type ShmInfo } from './display';
 export { XConnectionError, XError } from './errors';
 export {
@@ -17,7 +18,9 @@ export {
   toRGBA,
 } from './format';
 export { Frame, type PutOptions, ShmImage, Strip } from './image';
+export { Input, Keymap, type KeyPosition, keysymOf, openInput, readKeymap } from './input';
 export type { PropertyValue, WindowGeometry, WindowTree } from './queries';
+export { Clipboard, MAX_CLIPBOARD_BYTES, openClipboard } from './selection';
 export type { TransportName } from './transport/transport';
 export {
   type KeyPress,

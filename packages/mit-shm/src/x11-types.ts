@@ -1,7 +1,7 @@
 // The typed subset of the `x11` npm package (4.2.x, which ships no types) that @xshm/mit-shm calls, as
 // plain interfaces: internal to this package, so our declarations never declare (or replace a consumer's
 // declaration of) the module 'x11'. Shapes follow node_modules/x11/lib/{xcore,corereqs,handshake}.js and
-// lib/ext/{shm,big-requests,randr,xinerama,fixes,damage}.js. Only what we use is declared.
+// lib/ext/{shm,big-requests,randr,xinerama,fixes,damage,xtest}.js. Only what we use is declared.
 
 import type { EventEmitter } from 'node:events';
 
@@ -241,6 +241,20 @@ export interface CursorImageReply {
 export interface XFixesExtension extends QueryExtensionReply {
   QueryVersion(major: number, minor: number, cb: ReplyCallback<number[]>): void;
   GetCursorImage(cb: ReplyCallback<CursorImageReply>): void;
+  /** mask 1 (DisplayCursorNotifyMask): a CursorNotify event on every change of the cursor's shape. */
+  SelectCursorInput(window: number, mask: number): void;
+  /** mask 1 (SetSelectionOwnerNotifyMask): an event whenever `selection` gets a new owner. */
+  SelectSelectionInput(window: number, selection: number, mask: number): void;
+}
+
+/** XTEST (lib/ext/xtest.js): synthetic input; the event type constants are the core event numbers. */
+export interface XTestExtension extends QueryExtensionReply {
+  KeyPress: number;
+  KeyRelease: number;
+  ButtonPress: number;
+  ButtonRelease: number;
+  MotionNotify: number;
+  FakeInput(type: number, detail: number, time: number, window: number, x: number, y: number): void;
 }
 
 /** DAMAGE (lib/ext/damage.js): Create, Subtract and Destroy are sent without a reply. */
@@ -276,6 +290,7 @@ export interface ExtensionMap {
   xinerama: XineramaExtension;
   randr: RandrExtension;
   fixes: XFixesExtension;
+  xtest: XTestExtension;
 }
 
 /** The output queue (lib/framebuffer.js); used only to issue RandR GetMonitors, which x11 lacks. */
@@ -395,6 +410,18 @@ export interface X11Client extends EventEmitter {
   ): void;
   GetAtomName(atom: number, cb: ReplyCallback<string>): void;
   GetKeyboardMapping(first: number, count: number, cb: ReplyCallback<number[][]>): void;
+  ChangeKeyboardMapping(firstKeycode: number, keysymsPerKeycode: number, keysyms: number[]): void;
+  SetSelectionOwner(owner: number, selection: number, time: number): void;
+  GetSelectionOwner(selection: number, cb: ReplyCallback<number>): void;
+  ConvertSelection(
+    requestor: number,
+    selection: number,
+    target: number,
+    property: number,
+    time: number,
+  ): void;
+  DeleteProperty(wid: number, property: number): void;
+  SendEvent(destination: number, propagate: number, eventMask: number, event: Record<string, unknown>): void;
 }
 
 export interface CreateClientOptions {

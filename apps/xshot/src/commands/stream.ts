@@ -15,6 +15,7 @@ import {
   UsageError,
 } from '../options';
 import { openDisplaySource } from '../web/open-display';
+import { checkControl, DESKTOP_PATH, RemoteDesktop } from '../web/remote/desktop';
 import {
   DEFAULT_HOST,
   DEFAULT_PORT,
@@ -37,6 +38,8 @@ export interface StreamOptions extends SelectionOptions {
   cursor?: boolean;
   /** The secret every endpoint but /healthz needs; absent: a random one; false (`--no-token`): none. */
   token?: string | false;
+  /** Viewers of /desktop may type, point and use the clipboard. */
+  control?: boolean;
 }
 
 /** What ended a stream, and the exit code it gives. */
@@ -54,6 +57,9 @@ export async function stream(options: StreamOptions): Promise<number> {
   const token = options.token === false ? undefined : (options.token ?? generateToken());
   const host = options.host ?? DEFAULT_HOST;
 
+  const controlProblem = checkControl({ ...options, token });
+  if (controlProblem) throw new UsageError(controlProblem);
+
   let source: Awaited<ReturnType<typeof openDisplaySource>>;
   try {
     source = await openDisplaySource({
@@ -69,6 +75,24 @@ export async function stream(options: StreamOptions): Promise<number> {
     return fail(`stream: ${messageOf(error)}`);
   }
 
+  // The remote desktop (/desktop): the whole screen, a --region or a --monitor; a --window is MJPEG only.
+  let desktop: RemoteDesktop | undefined;
+  if (options.window === undefined) {
+    try {
+      desktop = await RemoteDesktop.open({
+        ...(options.display !== undefined ? { display: options.display } : {}),
+        ...(options.region ? { region: options.region } : {}),
+        ...(options.monitor !== undefined ? { monitor: options.monitor } : {}),
+        control: options.control === true,
+        quality: options.quality ?? DEFAULT_QUALITY,
+        fps: options.fps ?? DEFAULT_FPS,
+      });
+    } catch (error) {
+      await source.close();
+      return fail(`stream: ${messageOf(error)}`);
+    }
+  }
+
   let server: StreamServer;
   try {
     server = await startStreamServer({
@@ -79,8 +103,10 @@ export async function stream(options: StreamOptions): Promise<number> {
       quality: options.quality ?? DEFAULT_QUALITY,
       pollEveryFrame: options.cursor === true,
       ...(token ? { token } : {}),
+      ...(desktop ? { desktop } : {}),
     });
   } catch (error) {
+    await desktop?.close();
     await source.close();
     return fail(`stream: ${error instanceof ListenError ? error.message : messageOf(error)}`);
   }
@@ -97,6 +123,11 @@ export async function stream(options: StreamOptions): Promise<number> {
         'can see this screen (drop --no-token to require one)\n',
     );
   }
+  if (desktop)
+    process.stdout.write(
+      `xshot stream: remote desktop (${desktop.control ? 'keyboard and mouse enabled' : 'view only'}) at ` +
+        `${server.url.replace(/\/(\?|$)/, `${DESKTOP_PATH}$1`)}\n`,
+    );
   if (source.pollingReason) process.stderr.write(`xshot stream: polling because ${source.pollingReason}\n`);
 
   const progress = process.stderr.isTTY ? showProgress(server) : null;
@@ -123,6 +154,7 @@ export async function stream(options: StreamOptions): Promise<number> {
   process.off('SIGTERM', onSignal);
   progress?.stop();
 
+  await desktop?.close();
   await server.close();
   await source.close();
   if (ending.message) return fail(`stream: ${ending.message}`, ending.code);
@@ -178,6 +210,10 @@ export const command = defineCommand({
       value: 'SECRET',
       negatable: true,
       help: 'require ?token=SECRET or Authorization: Bearer SECRET on all but /healthz (default: a random one, in the printed URL)',
+    },
+    control: {
+      type: 'boolean',
+      help: 'let viewers of /desktop type, point and use the clipboard (XTEST)',
     },
   },
   run: (_args, options) => stream(options),

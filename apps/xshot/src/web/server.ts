@@ -8,6 +8,7 @@ import type { Duplex } from 'node:stream';
 import sharp from 'sharp';
 import { type FanOutStats, MJPEG_BOUNDARY, MjpegFanOut } from './mjpeg';
 import { type PipelineOptions, type PipelineStats, StreamPipeline } from './pipeline';
+import type { RemoteDesktop } from './remote/desktop';
 import type { FrameSource } from './source';
 import { VIEWER_HTML } from './viewer';
 
@@ -60,6 +61,8 @@ export interface StreamServerOptions extends PipelineOptions {
    */
   token?: string;
   limits?: Partial<ServerLimits>;
+  /** The remote desktop's page and WebSocket (/desktop, /desktop.ws), when the stream offers one. */
+  desktop?: RemoteDesktop;
 }
 
 /** The JSON served at /stats: pictures (pipeline), viewers (fan-out), and connections and limits. */
@@ -185,7 +188,10 @@ export async function startStreamServer(options: StreamServerOptions): Promise<S
   });
   server.on('drop', () => droppedConnections++);
 
-  let upgradeHandler: UpgradeHandler | null = null;
+  // The desktop's WebSocket is one such upgrade: it sees only requests that passed the checks.
+  let upgradeHandler: UpgradeHandler | null = options.desktop
+    ? (request, socket, head, url) => options.desktop?.upgrade(request, socket, head, url)
+    : null;
   server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
     const url = requestUrl(request);
     if (!url) {
@@ -214,6 +220,10 @@ export async function startStreamServer(options: StreamServerOptions): Promise<S
     // /healthz needs no token, but is still behind the Host and Origin checks.
     if (refusal && !(url.pathname === '/healthz' && refusal.status === 401)) {
       refuse(response, refusal);
+      return;
+    }
+    if (options.desktop?.serves(url.pathname)) {
+      options.desktop.servePage(request, response);
       return;
     }
     switch (url.pathname) {

@@ -1,0 +1,435 @@
+// The remote desktop (/desktop) in a real headless Chromium against an xterm on Xvfb: what the page draws
+// against ImageMagick `import`, text typed in the page against what the xterm's shell writes to files, a
+// click against an X window's ButtonPress, the clipboard against a second X client, and the refusals
+// (read-only viewers, foreign Origin, missing token) against X's own state.
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  type Clipboard,
+  connect,
+  type Display,
+  type KeyPress,
+  openClipboard,
+  openInput,
+} from '@xshm/mit-shm';
+import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import sharp from 'sharp';
+import { WebSocket as NodeSocket } from 'ws';
+import { checkControl, RemoteDesktop } from '../src/web/remote/desktop';
+import { type StreamServer, startStreamServer } from '../src/web/server';
+import { delay, FakeSource, startTestXvfb, type TestXvfb } from './stream-helpers';
+import { runXshot } from './x-helpers';
+
+jest.setTimeout(60_000);
+
+const WIDTH = 1280;
+const HEIGHT = 720;
+/** The xterm's place on the screen (pixels), from its -geometry below with the default 6x13 font. */
+const XTERM = { x: 0, y: 0, width: 80 * 6, height: 24 * 13 };
+
+const scratch = mkdtempSync(join(tmpdir(), 'xshot-desktop-'));
+let xvfb: TestXvfb;
+let painter: Display;
+let xterm: ChildProcess;
+let browser: BrowserContext;
+
+interface Served {
+  desktop: RemoteDesktop;
+  server: StreamServer;
+  base: string;
+  close(): Promise<void>;
+}
+
+async function serve(options: { control: boolean; token?: string; port?: number }): Promise<Served> {
+  const desktop = await RemoteDesktop.open({
+    display: xvfb.display,
+    control: options.control,
+    quality: 80,
+    fps: 60,
+  });
+  // The MJPEG side needs a source; these tests look only at /desktop.
+  const server = await startStreamServer({
+    source: new FakeSource(16, 16),
+    port: options.port ?? 0,
+    fps: 1,
+    quality: 80,
+    desktop,
+    ...(options.token ? { token: options.token } : {}),
+  });
+  return {
+    desktop,
+    server,
+    base: `http://127.0.0.1:${server.port}`,
+    async close() {
+      await desktop.close();
+      await server.close();
+    },
+  };
+}
+
+function until<T>(what: string, probe: () => T | Promise<T>, timeoutMs = 10_000): Promise<NonNullable<T>> {
+  const start = Date.now();
+  return new Promise((resolve, reject) => {
+    const tick = async (): Promise<void> => {
+      const value = await probe();
+      if (value) resolve(value as NonNullable<T>);
+      else if (Date.now() - start > timeoutMs) reject(new Error(`timed out waiting for ${what}`));
+      else setTimeout(tick, 25);
+    };
+    void tick();
+  });
+}
+
+function lines(): string[] {
+  return readdirSync(scratch)
+    .filter((f) => f.startsWith('line-'))
+    .sort((a, b) => Number(a.slice(5)) - Number(b.slice(5)))
+    .map((f) => readFileSync(join(scratch, f), 'utf8'));
+}
+
+function pointer(): { x: number; y: number } {
+  const out = execFileSync('xdotool', ['getmouselocation'], {
+    env: { ...process.env, DISPLAY: xvfb.display },
+  })
+    .toString()
+    .match(/x:(\d+) y:(\d+)/)!;
+  return { x: Number(out[1]), y: Number(out[2]) };
+}
+
+/** Opens /desktop and waits until the first picture is drawn. */
+async function openPage(base: string, query = ''): Promise<Page> {
+  const page = await browser.newPage();
+  await page.goto(`${base}/desktop${query}`);
+  await page.waitForFunction('window.__desktop.updates > 0');
+  return page;
+}
+
+/** A figure the page keeps for tests in window.__desktop. */
+function stat<T>(page: Page, name: string): Promise<T> {
+  return page.evaluate(`window.__desktop.${name}`) as Promise<T>;
+}
+
+/** Where remote pixel (x, y) is on the page (its centre). */
+async function onPage(page: Page, x: number, y: number): Promise<{ x: number; y: number }> {
+  const box = (await page.locator('#screen').boundingBox())!;
+  return { x: box.x + ((x + 0.5) * box.width) / WIDTH, y: box.y + ((y + 0.5) * box.height) / HEIGHT };
+}
+
+async function quiet(page: Page, ms = 400): Promise<void> {
+  let last = -1;
+  for (;;) {
+    const updates = await stat<number>(page, 'updates');
+    if (updates === last) return;
+    last = updates;
+    await delay(ms);
+  }
+}
+
+beforeAll(async () => {
+  xvfb = await startTestXvfb(WIDTH, HEIGHT, 24);
+  painter = await connect({ display: xvfb.display });
+  // Flat colour blocks on the root: screen-like content, sent losslessly.
+  const image = painter.createImage(WIDTH, HEIGHT);
+  const rgba = Buffer.alloc(WIDTH * HEIGHT * 4);
+  for (let y = 0; y < HEIGHT; y++)
+    for (let x = 0; x < WIDTH; x++) {
+      const i = (y * WIDTH + x) * 4;
+      rgba[i] = (x >> 7) * 25;
+      rgba[i + 1] = (y >> 6) * 20;
+      rgba[i + 2] = 90;
+      rgba[i + 3] = 255;
+    }
+  image.fromRGBA(rgba);
+  await image.put(painter.root);
+  image.dispose();
+  // Each line the shell reads is written, byte for byte, to its own file.
+  xterm = spawn(
+    'xterm',
+    [
+      '-geometry',
+      '80x24+0+0',
+      '-u8',
+      '-xrm',
+      'XTerm*selectToClipboard: true',
+      '-e',
+      'sh',
+      '-c',
+      `n=0; while IFS= read -r line; do n=$((n+1)); printf %s "$line" > ${scratch}/line-$n; done`,
+    ],
+    { env: { ...process.env, DISPLAY: xvfb.display, LANG: 'C.UTF-8', LC_ALL: 'C.UTF-8' }, stdio: 'ignore' },
+  );
+  await until('the xterm window', () => {
+    try {
+      return execFileSync('xdotool', ['search', '--onlyvisible', '--class', 'xterm'], {
+        env: { ...process.env, DISPLAY: xvfb.display },
+      }).toString();
+    } catch {
+      return null;
+    }
+  });
+  browser = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), 'xshot-chromium-')), {
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    viewport: { width: 1000, height: 600 },
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  xterm?.kill();
+  await painter?.close();
+  await xvfb?.stop();
+  rmSync(scratch, { recursive: true, force: true });
+});
+
+describe('with --control', () => {
+  let served: Served;
+  let page: Page;
+
+  beforeAll(async () => {
+    served = await serve({ control: true });
+    page = await openPage(served.base);
+  });
+
+  afterAll(async () => {
+    await page?.close();
+    await served?.close();
+  });
+
+  test('the canvas holds exactly the pixels ImageMagick import reads (lossless tiles)', async () => {
+    await quiet(page);
+    const dataUrl = (await page.evaluate(
+      `document.getElementById('screen').toDataURL('image/png')`,
+    )) as string;
+    const drawn = await sharp(Buffer.from(dataUrl.split(',')[1]!, 'base64'))
+      .removeAlpha()
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+    expect([drawn.info.width, drawn.info.height]).toEqual([WIDTH, HEIGHT]);
+    const imported = execFileSync('import', ['-window', 'root', '-depth', '8', 'rgb:-'], {
+      env: { ...process.env, DISPLAY: xvfb.display },
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    expect(drawn.data.equals(imported)).toBe(true);
+    expect(await page.evaluate(`document.getElementById('screen').style.cursor`)).toMatch(
+      /^url\("?data:image\/png;base64,/,
+    );
+  });
+
+  test('typed text reaches the xterm shell exactly: shifted, Latin-1 and characters the keymap lacks', async () => {
+    const at = await onPage(page, XTERM.x + 100, XTERM.y + 100);
+    await page.mouse.move(at.x, at.y); // no window manager: focus follows the pointer
+    const text = 'Hello, World! ~|{}"<>?_+ 1234 é ß € ✓ Ω';
+    await page.keyboard.type(text);
+    await page.keyboard.press('Enter');
+    await until('the first line', () => lines().length >= 1);
+    expect(lines()).toEqual([text]);
+    expect(served.desktop.stats().inputs).toBeGreaterThan(text.length);
+  });
+
+  test('the typed text appears on the canvas too: the page follows the xterm', async () => {
+    await quiet(page);
+    const before = await stat<number>(page, 'bytes');
+    await page.keyboard.type('x');
+    await until('an update', async () => (await stat<number>(page, 'bytes')) > before);
+    const after = await stat<number>(page, 'bytes');
+    // One character: a tile or two of PNG, not a picture of the screen.
+    expect(after - before).toBeLessThan(4000);
+    await page.keyboard.press('Backspace');
+  });
+
+  test('a click lands on the X screen at the coordinates clicked in the page', async () => {
+    const events: { button: number; x: number; y: number }[] = [];
+    const window = await painter.createWindow({ x: 900, y: 400, width: 200, height: 150 });
+    window.on('buttonpress', (ev) => events.push({ button: ev.button, x: ev.rootX, y: ev.rootY }));
+    await new Promise<void>((resolve) => window.once('expose', () => resolve()));
+    const at = await onPage(page, 1000, 480);
+    await page.mouse.click(at.x, at.y);
+    await page.mouse.click(at.x, at.y, { button: 'right' });
+    await until('two button presses', () => events.length >= 2);
+    expect(events).toEqual([
+      { button: 1, x: 1000, y: 480 },
+      { button: 3, x: 1000, y: 480 },
+    ]);
+    expect(pointer()).toEqual({ x: 1000, y: 480 });
+    window.destroy();
+  });
+
+  describe('the clipboard', () => {
+    let other: Clipboard;
+    beforeAll(async () => {
+      other = await openClipboard(painter);
+    });
+    afterAll(async () => {
+      await other?.close();
+    });
+
+    test('text put in the page becomes the X CLIPBOARD', async () => {
+      await page.click('#clipboard-toggle');
+      await page.fill('#clip', 'from the page: café ✓');
+      await until('the X clipboard', async () => (await other.read(500)) === 'from the page: café ✓');
+    });
+
+    test('a copy made in X reaches the page', async () => {
+      await other.write('from X: naïve ☃');
+      await page.waitForFunction(`window.__desktop.clipboard === 'from X: naïve ☃'`);
+      expect(await page.inputValue('#clip')).toBe('from X: naïve ☃');
+    });
+  });
+
+  test('keys still held when a viewer goes are released', async () => {
+    const target = await painter.createWindow({ width: 200, height: 100, x: 600, y: 600 });
+    const presses: KeyPress[] = [];
+    target.on('keypress', (key) => presses.push(key));
+    const viewer = await openPage(served.base);
+    const at = await onPage(viewer, 700, 650);
+    await viewer.mouse.move(at.x, at.y);
+    await viewer.keyboard.down('Shift');
+    await viewer.keyboard.press('KeyA');
+    await until('the shifted press', () => presses.some((p) => p.key === 'a'));
+    expect(presses.find((p) => p.key === 'a')!.state & 1).toBe(1);
+    await viewer.close();
+    await until('the viewer to go', () => served.desktop.stats().viewers === 1);
+    await delay(200);
+    presses.length = 0;
+    const input = await openInput(painter);
+    await input.type('a');
+    await input.flush();
+    await until('the second press', () => presses.some((p) => p.key === 'a'));
+    expect(presses.find((p) => p.key === 'a')!.state & 1).toBe(0);
+    await input.close();
+    target.destroy();
+  });
+
+  test('the page says when it is disconnected, and reconnects', async () => {
+    const port = served.server.port;
+    await served.close();
+    await page.waitForFunction(`window.__desktop.state === 'disconnected'`);
+    expect(await page.textContent('#message-text')).toMatch(/Disconnected — reconnecting in \d+ s/);
+    const updates = await stat<number>(page, 'updates');
+    served = await serve({ control: true, port });
+    await page.waitForFunction(
+      `window.__desktop.state === 'connected' && window.__desktop.updates > ${updates}`,
+      undefined,
+      { timeout: 15_000 },
+    );
+    expect(await page.isVisible('#message')).toBe(false);
+  });
+});
+
+describe('view only (no --control)', () => {
+  test('input from the page never reaches X', async () => {
+    const served = await serve({ control: false });
+    const page = await openPage(served.base);
+    try {
+      const before = { lines: lines().length, pointer: pointer() };
+      const at = await onPage(page, 200, 200);
+      await page.mouse.move(at.x, at.y);
+      await page.mouse.click(at.x, at.y);
+      await page.keyboard.type('echo nothing\n');
+      // Send it by hand too, as a page that ignored hello.control would.
+      await page.evaluate(`(() => {
+        const socket = new WebSocket('ws://' + location.host + '/desktop.ws');
+        socket.onopen = () => {
+          socket.send(JSON.stringify({ t: 'move', x: 5, y: 5 }));
+          socket.send(JSON.stringify({ t: 'text', s: 'injected\\n' }));
+          socket.send(JSON.stringify({ t: 'clip', s: 'injected' }));
+        };
+      })()`);
+      await delay(500);
+      expect(lines().length).toBe(before.lines);
+      expect(pointer()).toEqual(before.pointer);
+      expect(served.desktop.stats().inputs).toBe(0);
+    } finally {
+      await page.close();
+      await served.close();
+    }
+  });
+});
+
+describe('who may open the socket', () => {
+  let served: Served;
+  beforeAll(async () => {
+    served = await serve({ control: true, token: 'sesame' });
+  });
+  afterAll(async () => {
+    await served?.close();
+  });
+
+  function attempt(query: string, headers: Record<string, string> = {}): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const ws = new NodeSocket(`ws://127.0.0.1:${served.server.port}/desktop.ws${query}`, { headers });
+      ws.on('open', () => {
+        ws.close();
+        resolve(101);
+      });
+      ws.on('unexpected-response', (_request, response) => {
+        resolve(response.statusCode ?? 0);
+        response.resume();
+      });
+      ws.on('error', reject);
+    });
+  }
+
+  test('the token opens it; no token or a wrong one is 401', async () => {
+    expect(await attempt('?token=sesame')).toBe(101);
+    expect(await attempt('')).toBe(401);
+    expect(await attempt('?token=sesam')).toBe(401);
+  });
+
+  test('a page from another origin is refused even with the token', async () => {
+    const host = `127.0.0.1:${served.server.port}`;
+    expect(await attempt('?token=sesame', { Origin: `http://${host}` })).toBe(101);
+    expect(await attempt('?token=sesame', { Origin: 'http://evil.example' })).toBe(403);
+    expect(await attempt('?token=sesame', { Origin: `http://127.0.0.1:${served.server.port + 1}` })).toBe(
+      403,
+    );
+  });
+
+  test('in Chromium: a page of another origin cannot open it', async () => {
+    const page = await browser.newPage();
+    try {
+      // Another origin: the same server under another address (localhost is not 127.0.0.1 to the browser).
+      await page.goto(`http://localhost:${served.server.port}/healthz`);
+      const outcome = await page.evaluate(`new Promise((resolve) => {
+        const socket = new WebSocket('ws://127.0.0.1:${served.server.port}/desktop.ws?token=sesame');
+        socket.onopen = () => resolve('open');
+        socket.onerror = () => resolve('refused');
+      })`);
+      expect(outcome).toBe('refused');
+    } finally {
+      await page.close();
+    }
+  });
+});
+
+test('--control on a non-loopback address needs a token', () => {
+  expect(checkControl({ control: true, host: '0.0.0.0' })).toMatch(/without a token/);
+  expect(checkControl({ control: true, host: '0.0.0.0', token: 't' })).toBeNull();
+  expect(checkControl({ control: true, host: '127.0.0.1' })).toBeNull();
+  expect(checkControl({ control: true, host: '::1' })).toBeNull();
+  expect(checkControl({ control: true, window: 5 })).toMatch(/--window/);
+  expect(checkControl({ control: false, host: '0.0.0.0' })).toBeNull();
+  expect(existsSync(scratch)).toBe(true);
+});
+
+test('xshot stream --control --host 0.0.0.0 --no-token is refused with exit 2, before X is opened', async () => {
+  const ran = await runXshot(['stream', '--control', '--host', '0.0.0.0', '--no-token', '--port', '0'], {
+    DISPLAY: xvfb.display,
+  });
+  expect(ran.code).toBe(2);
+  expect(ran.stderr).toMatch(/--control on 0\.0\.0\.0 without a token/);
+  expect(ran.stdout.length).toBe(0);
+});
