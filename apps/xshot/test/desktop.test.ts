@@ -245,7 +245,7 @@ describe('with --control', () => {
     await page.keyboard.type('x');
     await until('an update', async () => (await stat<number>(page, 'bytes')) > before);
     const after = await stat<number>(page, 'bytes');
-    // One character: a tile or two of PNG, not a picture of the screen.
+    // One character: a tile or two of deflated pixels, not a picture of the screen.
     expect(after - before).toBeLessThan(4000);
     await page.keyboard.press('Backspace');
   });

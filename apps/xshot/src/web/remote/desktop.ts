@@ -9,6 +9,7 @@
 // the memory a viewer costs is its tile bitmap and at most two updates.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { createDeflate, type Deflate } from 'node:zlib';
 import {
   type ChangeWatch,
   type Clipboard,
@@ -23,7 +24,7 @@ import {
 import sharp from 'sharp';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { isLoopbackHost } from '../server';
-import { type EncodedRect, encodeRect, updateMessage } from './encode-tile';
+import { deflatePiece, type EncodedRect, encodeRect, updateMessage, updateParts } from './encode-tile';
 import { DESKTOP_HTML } from './page';
 import { type Rect, ScreenCopy, TileSet } from './tiles';
 
@@ -36,6 +37,8 @@ const MAX_IN_FLIGHT = 2;
 const MAX_BUFFERED = 1024 * 1024;
 /** How long the capture loop waits for damage before checking whether it should still run. */
 const IDLE_WAIT_MS = 5000;
+/** zlib level of the viewers' deflate streams (zlib's default). */
+const DEFLATE_LEVEL = 6;
 /** The largest message a viewer may send: clipboard text (200 KiB in X) plus JSON. */
 const MAX_VIEWER_MESSAGE = 256 * 1024;
 
@@ -73,6 +76,8 @@ interface Viewer {
   /** Keysyms and buttons this viewer holds down: released when it goes. */
   readonly keys: Set<number>;
   readonly buttons: Set<number>;
+  /** This viewer's zlib stream for lossless rectangles; the page keeps the matching inflater. */
+  readonly deflate: Deflate;
 }
 
 /** A message from the page (JSON). Anything else is ignored. */
@@ -228,8 +233,10 @@ export class RemoteDesktop {
       sending: false,
       keys: new Set(),
       buttons: new Set(),
+      deflate: createDeflate({ level: DEFLATE_LEVEL, memLevel: 9 }),
     };
     viewer.dirty.fill();
+    viewer.deflate.on('error', () => socket.terminate());
     this.#viewers.add(viewer);
     socket.send(
       JSON.stringify({ t: 'hello', width: this.width, height: this.height, control: this.#options.control }),
@@ -253,6 +260,7 @@ export class RemoteDesktop {
 
   #removeViewer(viewer: Viewer): void {
     if (!this.#viewers.delete(viewer)) return;
+    viewer.deflate.close();
     if (this.#input && (viewer.keys.size > 0 || viewer.buttons.size > 0)) {
       const input = this.#input;
       const keys = [...viewer.keys];
@@ -445,10 +453,11 @@ export class RemoteDesktop {
     const rects = viewer.dirty.rects();
     viewer.dirty.clear();
     Promise.all(rects.map((rect) => this.#encoded(rect)))
-      .then((encoded) => {
+      .then(async (encoded) => {
+        const { plain, tail } = updateParts(++this.#seq, encoded);
+        const message = updateMessage(await deflatePiece(viewer.deflate, plain), tail);
         viewer.sending = false;
         if (socket.readyState !== socket.OPEN) return;
-        const message = Buffer.concat(updateMessage(++this.#seq, encoded));
         viewer.inFlight++;
         this.#stats.updates++;
         this.#stats.rects += encoded.length;
@@ -458,7 +467,8 @@ export class RemoteDesktop {
       })
       .catch(() => {
         viewer.sending = false;
-        viewer.dirty.fill(); // an encode failed: send everything again rather than leave a hole
+        // An encode failed: the viewer's deflate stream may be half-written, which the page cannot follow.
+        viewer.socket.terminate();
       });
   }
 

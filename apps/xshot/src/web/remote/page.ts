@@ -1,5 +1,5 @@
-// The page served at /desktop: draws the remote screen onto a canvas from the WebSocket's updates (PNG and
-// JPEG rectangles, acknowledged once drawn), scales it to the window, shows the remote cursor's shape as a
+// The page served at /desktop: draws the remote screen onto a canvas from the WebSocket's updates (deflated
+// raw pixels and JPEG rectangles, acknowledged once drawn), scales it to the window, shows the remote cursor's shape as a
 // CSS cursor, reconnects when the connection drops, and with control sends keys (as X keysyms), pointer,
 // wheel and clipboard text. Kept as a string so it ships inside dist/ with the code.
 
@@ -51,6 +51,7 @@ export const DESKTOP_HTML = `<!doctype html>
   const status = document.getElementById('status');
   const messageText = document.getElementById('message-text');
   const TYPES = ['image/png', 'image/jpeg'];
+  const ZLIB = 2;
   // For tests and the benchmark: what arrived and what was drawn.
   const stats = window.__desktop = { updates: 0, rects: 0, bytes: 0, lastDrawAt: 0, clipboard: null, state: 'connecting', control: false };
   let socket = null;
@@ -59,6 +60,51 @@ export const DESKTOP_HTML = `<!doctype html>
   let control = false;
   let retries = 0;
   let drawing = Promise.resolve();
+  let inflater = null;
+
+  // The server deflates each update's headers and lossless pixels through one zlib stream per socket,
+  // flushed after each update: one inflater per socket, kept open across messages, gives the bytes back in
+  // order, and take(n) reads exactly the next n of them.
+  function newInflater() {
+    const stream = new DecompressionStream('deflate');
+    const writer = stream.writable.getWriter();
+    const reader = stream.readable.getReader();
+    let rest = null;
+    return {
+      write(bytes) {
+        writer.write(bytes).catch(() => {});
+      },
+      async take(length) {
+        const out = new Uint8Array(length);
+        let have = 0;
+        while (have < length) {
+          if (!rest) {
+            const { value, done } = await reader.read();
+            if (done) throw new Error('the deflate stream ended');
+            rest = value;
+          }
+          const n = Math.min(length - have, rest.length);
+          out.set(rest.subarray(0, n), have);
+          have += n;
+          rest = n < rest.length ? rest.subarray(n) : null;
+        }
+        return out;
+      },
+    };
+  }
+
+  /** Packed RGB to canvas pixels (opaque RGBA). */
+  function imageOf(rgb, w, h) {
+    const image = new ImageData(w, h);
+    const px = image.data;
+    for (let i = 0, j = 0; i < rgb.length; i += 3, j += 4) {
+      px[j] = rgb[i];
+      px[j + 1] = rgb[i + 1];
+      px[j + 2] = rgb[i + 2];
+      px[j + 3] = 255;
+    }
+    return image;
+  }
   /** event.code -> keysym sent on keydown, so keyup lifts the same key whatever Shift did meanwhile. */
   const held = new Map();
   const buttons = new Set();
@@ -91,6 +137,8 @@ export const DESKTOP_HTML = `<!doctype html>
     setState('connecting', retries ? 'Reconnecting…' : 'Connecting…');
     socket = new WebSocket(socketUrl);
     socket.binaryType = 'arraybuffer';
+    inflater = newInflater();
+    drawing = Promise.resolve();
     socket.onopen = () => { retries = 0; };
     socket.onmessage = (event) => {
       if (typeof event.data === 'string') onControl(JSON.parse(event.data));
@@ -128,23 +176,38 @@ export const DESKTOP_HTML = `<!doctype html>
   }
 
   function onUpdate(buffer) {
-    const view = new DataView(buffer);
-    const count = view.getUint16(2, true);
-    let offset = 8;
-    const pieces = [];
-    for (let i = 0; i < count; i++) {
-      const x = view.getUint16(offset, true);
-      const y = view.getUint16(offset + 2, true);
-      const type = TYPES[view.getUint8(offset + 8)];
-      const length = view.getUint32(offset + 12, true);
-      const bytes = new Uint8Array(buffer, offset + 16, length);
-      offset += 16 + length;
-      pieces.push({ x, y, bitmap: createImageBitmap(new Blob([bytes], { type }), { colorSpaceConversion: 'none', premultiplyAlpha: 'none' }) });
-    }
+    const packed = new DataView(buffer).getUint32(4, true);
+    const current = inflater;
+    current.write(new Uint8Array(buffer, 8, packed));
     stats.bytes += buffer.byteLength;
-    // Decoding runs in parallel; drawing and the acknowledgement keep the order the updates came in.
+    // Inflating and drawing keep the order the updates came in; JPEG pieces decode in parallel meanwhile.
     drawing = drawing.then(async () => {
+      const head = new DataView((await current.take(8)).buffer);
+      const count = head.getUint16(2, true);
+      let tail = 8 + packed;
+      const pieces = [];
+      for (let i = 0; i < count; i++) {
+        const view = new DataView((await current.take(16)).buffer);
+        const x = view.getUint16(0, true);
+        const y = view.getUint16(2, true);
+        const w = view.getUint16(4, true);
+        const h = view.getUint16(6, true);
+        const encoding = view.getUint8(8);
+        const length = view.getUint32(12, true);
+        if (encoding === ZLIB) {
+          pieces.push({ x, y, image: imageOf(await current.take(length), w, h) });
+        } else {
+          const bytes = new Uint8Array(buffer, tail, length);
+          tail += length;
+          const type = TYPES[encoding];
+          pieces.push({ x, y, bitmap: createImageBitmap(new Blob([bytes], { type }), { colorSpaceConversion: 'none', premultiplyAlpha: 'none' }) });
+        }
+      }
       for (const piece of pieces) {
+        if (piece.image) {
+          context.putImageData(piece.image, piece.x, piece.y);
+          continue;
+        }
         const bitmap = await piece.bitmap;
         context.drawImage(bitmap, piece.x, piece.y);
         bitmap.close();
@@ -153,7 +216,10 @@ export const DESKTOP_HTML = `<!doctype html>
       stats.rects += pieces.length;
       stats.lastDrawAt = performance.now();
       send({ t: 'ack' });
-    }).catch(() => send({ t: 'ack' }));
+    }).catch(() => {
+      // The inflater cannot resynchronise after a bad update: start over on a new connection.
+      if (socket && inflater === current) socket.close();
+    });
   }
 
   // ---- input (only with control; the server ignores it otherwise) ----
