@@ -175,6 +175,17 @@ test.each(lines.map((line) => [line]))('$ %s', async (line) => {
   } else if (command === 'mirror') {
     const out = await upThenInterrupt(start(line), /copy/);
     expect(out).toMatch(new RegExp(`${a.display}.*${b.display}|zero-copy`));
+  } else if (command === 'stream' && args.includes('--control') && args.includes('--no-token')) {
+    // the comment's claim: refused, with exit 2, before anything is served
+    const started = start(line);
+    expect(await exited(started.child)).toEqual({ code: 2, signal: null });
+    running.delete(started.child);
+    expect(started.output()).toMatch(/--control on 0\.0\.0\.0 without a token/);
+  } else if (command === 'stream' && args.includes('--control')) {
+    await upThenInterrupt(
+      start(line),
+      /remote desktop \(keyboard and mouse enabled\) at http:\/\/\S+\/desktop\?token=[\w-]+$/m,
+    );
   } else if (command === 'stream' && args.includes('--token')) {
     await upThenInterrupt(start(line), new RegExp(`http://0\\.0\\.0\\.0:${ports['9000']}/`));
   } else if (command === 'stream') {
