@@ -4,14 +4,19 @@
 
 import type { Display, SegmentHandle } from './connect';
 import { requireExtension } from './connect';
+import { hasComposite, windowFrames, windowSource } from './composite';
 import { type CursorImage, compositeCursor, type ImageLayout, type PixelFormat, strideOf } from './format';
 import { CaptureSlot, checkId, checkInt, Frame, Strip } from './image';
+import { checkMonitor, findMonitor } from './monitors';
 
 export interface CaptureOptions {
-  /** A window id: capture its own contents; x, y are relative to it. Default: the root window. */
+  /**
+   * A window id: capture its own contents, whole even where covered or off the screen (Composite); x, y
+   * are relative to it. Default: the root window.
+   */
   window?: number;
-  /** A monitor index from display.monitors(); x, y are relative to it. */
-  monitor?: number;
+  /** A monitor from display.monitors(), by index or by name; x, y are relative to it. */
+  monitor?: number | string;
   /** Region, default the whole drawable (or monitor). */
   x?: number;
   y?: number;
@@ -51,6 +56,8 @@ export interface Region {
   rootX: number;
   rootY: number;
   cursor: boolean;
+  /** Why the frame holds less than asked (a window without Composite). */
+  reason?: string;
 }
 
 export async function resolveRegion(
@@ -67,7 +74,7 @@ export async function resolveRegion(
   for (const key of ['width', 'height'] as const)
     if (options[key] !== undefined) checkInt(where, key, options[key], 1, 32767);
   if (window !== undefined) checkId(where, 'window', window);
-  if (monitor !== undefined) checkInt(where, 'monitor', monitor, 0, 255);
+  if (monitor !== undefined) checkMonitor(where, monitor);
 
   let drawable = display.root;
   let bounds = { x: 0, y: 0, width: display.width, height: display.height };
@@ -75,28 +82,21 @@ export async function resolveRegion(
   let what = `the root window (${display.width}x${display.height})`;
   let rootX = 0;
   let rootY = 0;
+  let reason: string | undefined;
   if (window !== undefined) {
-    const geometry = await display.wire.geometry(window);
-    drawable = window;
-    bounds = { x: 0, y: 0, width: geometry.width, height: geometry.height };
-    format = geometry.depth === display.depth ? display.format : display.formatFor(geometry.depth);
-    what = `window 0x${window.toString(16)} (${geometry.width}x${geometry.height})`;
+    ({ drawable, bounds, format, what, reason } = await windowSource(display, window, where));
     if (options.cursor) {
       const origin = await display.wire.call<{ destX: number; destY: number }>('TranslateCoordinates', (cb) =>
         display.wire.client.TranslateCoordinates(window, display.root, 0, 0, cb),
       );
-      rootX = origin.destX;
-      rootY = origin.destY;
+      // Root coordinates of the drawable's origin: the window's, less where its contents start in it.
+      rootX = origin.destX - bounds.x;
+      rootY = origin.destY - bounds.y;
     }
   } else if (monitor !== undefined) {
-    const monitors = await display.monitors();
-    const m = monitors[monitor];
-    if (!m)
-      throw new RangeError(
-        `${where}: monitor ${monitor} does not exist; ${display.name} has ${monitors.length} (${monitors.map((x) => `${x.index}: ${x.width}x${x.height}+${x.x}+${x.y}`).join(', ')})`,
-      );
+    const m = findMonitor(await display.monitors(), monitor, where);
     bounds = { x: m.x, y: m.y, width: m.width, height: m.height };
-    what = `monitor ${monitor} (${m.width}x${m.height})`;
+    what = `monitor ${m.index} '${m.name}' (${m.width}x${m.height})`;
   }
   const x = options.x ?? 0;
   const y = options.y ?? 0;
@@ -116,6 +116,7 @@ export async function resolveRegion(
     rootX,
     rootY,
     cursor: !!options.cursor,
+    ...(reason ? { reason } : {}),
   };
 }
 
@@ -143,6 +144,7 @@ async function grab(display: Display, slot: CaptureSlot, region: Region): Promis
     }
     await got;
     const frame = new Frame(slot, region.width, region.height, region.format, process.hrtime.bigint());
+    if (region.reason) frame.reason = region.reason;
     if (region.cursor) compositeCursor(frame.data, frame, cursorIn(await cursorImage(display), region, 0));
     return frame;
   } finally {
@@ -275,6 +277,10 @@ export async function* framesOf(
   const { fps, signal } = options;
   if (fps !== undefined && (typeof fps !== 'number' || !(fps > 0) || fps > 1000))
     throw new RangeError(`frames: fps=${String(fps)} must be a number above 0 and at most 1000`);
+  if (options.window !== undefined && (await hasComposite(display))) {
+    yield* windowFrames(display, options, () => resolveRegion(display, options, 'frames'));
+    return;
+  }
   const region = await resolveRegion(display, options, 'frames');
   if (signal?.aborted) return;
   const size = strideOf(region.format, region.width) * region.height;

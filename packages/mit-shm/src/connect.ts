@@ -26,6 +26,7 @@ import {
   type Transport,
   type TransportName,
 } from './transport/transport';
+import { listWindows, type WindowInfo } from './toplevel';
 import { createWindow, type WindowOptions, type XWindow } from './window';
 import { Wire } from './wire';
 
@@ -155,6 +156,11 @@ export class Display {
   monitors(): Promise<Monitor[]> {
     this.wire.ensureOpen('monitors');
     return this.#queryMonitors();
+  }
+
+  /** The top-level windows as a user sees them: _NET_CLIENT_LIST with a window manager, else the root's mapped children. */
+  windows(): Promise<WindowInfo[]> {
+    return listWindows(this);
   }
 
   /**

@@ -10,6 +10,7 @@ export {
   type ShmInfo,
   type TransportChoice,
 } from './connect';
+export { WindowNotViewableError } from './composite';
 export { XConnectionError, XError } from './errors';
 export {
   type ChannelOrder,
@@ -24,6 +25,7 @@ export {
   toRGBA,
 } from './format';
 export { Frame, type PutOptions, ShmImage, Strip } from './image';
+export type { WindowInfo } from './toplevel';
 export type { TransportName } from './transport/transport';
 export { type KeyPress, type WindowOptions, XWindow, type XWindowEvents } from './window';
 export { startXvfb, type Xvfb, type XvfbOptions } from './xvfb';
