@@ -20,6 +20,7 @@ const COMMANDS: Record<string, () => CommandModule> = {
   share: () => require('./commands/share'),
   show: () => require('./commands/show'),
   demo: () => require('./commands/demo'),
+  windows: () => require('./commands/windows'),
 };
 
 /** The program with every command registered, or only `only` when given (a known command name). */

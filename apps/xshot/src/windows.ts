@@ -14,6 +14,17 @@ function call<T>(start: (cb: Callback<T>) => void): Promise<T> {
   return new Promise((resolve, reject) => start((error, reply) => (error ? reject(error) : resolve(reply))));
 }
 
+const strictUTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/** WM_NAME is Latin-1 by the rules, but many clients (ImageMagick `display`) store UTF-8 there. */
+function decodeText(data: Buffer): string {
+  try {
+    return strictUTF8.decode(data);
+  } catch {
+    return data.toString('latin1');
+  }
+}
+
 /** The first window (breadth-first from the root) whose _NET_WM_NAME or WM_NAME contains `text`. */
 export async function findWindowByName(display: Display, text: string): Promise<number> {
   const x = display.client;
@@ -23,7 +34,8 @@ export async function findWindowByName(display: Display, text: string): Promise<
       const reply = await call<{ type: number; data: Buffer }>((cb) =>
         x.GetProperty(0, wid, property, ANY_PROPERTY_TYPE, 0, TITLE_LONGS, cb),
       );
-      if (reply.data.length > 0) return reply.data.toString(property === netName ? 'utf8' : 'latin1');
+      if (reply.data.length > 0)
+        return property === netName ? reply.data.toString('utf8') : decodeText(reply.data);
     }
     return '';
   };

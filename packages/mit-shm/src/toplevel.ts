@@ -131,7 +131,21 @@ export async function windowTitle(display: Display, window: number, netWmName?: 
     getProperty(display, window, ATOM_WM_NAME, ANY_PROPERTY_TYPE, TEXT_LONGS),
   ]);
   if (utf8.data.length > 0) return utf8.data.toString('utf8');
-  return latin1.data.toString('latin1');
+  return decodeText(latin1.data);
+}
+
+const strictUTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * A STRING property is Latin-1 by the rules, but many clients (ImageMagick `display` among them) store UTF-8
+ * bytes there: text that is valid UTF-8 is read as UTF-8 (Latin-1 text with accents almost never is).
+ */
+function decodeText(data: Buffer): string {
+  try {
+    return strictUTF8.decode(data);
+  } catch {
+    return data.toString('latin1');
+  }
 }
 
 // replace with core's display.internAtom

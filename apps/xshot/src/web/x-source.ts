@@ -74,7 +74,10 @@ export class XSource implements FrameSource {
    * monitor has no other cheap way to tell); that first capture is released at once.
    */
   static async open(parts: XSourceParts): Promise<XSource> {
-    const damage = parts.client ? await DamageWatch.open(parts.client, parts.display.root) : null;
+    // On a window, its own damage: drawing in a covered or off-screen part changes nothing on the root.
+    const damage = parts.client
+      ? await DamageWatch.open(parts.client, parts.area.window ?? parts.display.root)
+      : null;
     try {
       const first = await parts.display.capture(captureOptions(parts.area));
       const { width, height } = first;
