@@ -4,7 +4,9 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { FrameRing } from '@xshm/framebus';
 import { startXvfb, type Xvfb } from '@xshm/mit-shm';
+import sharp from 'sharp';
 import {
   differingPixels,
   exec,
@@ -108,4 +110,36 @@ test('stream --window serves the whole picture of the covered window', async () 
   const response = await fetch(`${match[1]}frame.png`);
   expect(response.status).toBe(200);
   expect(await differingPixels(Buffer.from(await response.arrayBuffer()), picture)).toBe(0);
+});
+
+test('share --window publishes the whole picture of the covered window into the ring', async () => {
+  const name = `toplevel-${process.pid}`;
+  const { child } = await startXshot(
+    ['share', '--name', name, '--display', xvfb.display, '--window', String(shown)],
+    /^ring /m,
+  );
+  const reader = FrameRing.open({ name });
+  try {
+    const frame = await waitFor('a frame in the ring', async () => reader.latest() ?? undefined);
+    expect([frame.width, frame.height, frame.format]).toEqual([150, 100, 'BGRX']);
+    // BGRX rows to RGB, for the comparison with the file.
+    const rgb = Buffer.alloc(150 * 100 * 3);
+    for (let y = 0; y < 100; y++)
+      for (let x = 0; x < 150; x++) {
+        const i = y * frame.stride + x * 4;
+        const o = (y * 150 + x) * 3;
+        rgb[o] = frame.data[i + 2]!;
+        rgb[o + 1] = frame.data[i + 1]!;
+        rgb[o + 2] = frame.data[i]!;
+      }
+    const png = await sharp(rgb, { raw: { width: 150, height: 100, channels: 3 } })
+      .png()
+      .toBuffer();
+    expect(await differingPixels(png, picture)).toBe(0);
+  } finally {
+    reader.close();
+    // Ctrl-C: share removes its ring.
+    child.kill('SIGINT');
+    expect(await exited(child)).toEqual({ code: 0, signal: null });
+  }
 });
