@@ -345,11 +345,28 @@ async function windowRows(displayName) {
         const f = await d.capture({ window: ${window.id} }); f.data.readUInt8(0); await d.close(); });`;
     const processes = {
       '@xshm/mit-shm (node, capture({ window }))': ['node', ['-e', script]],
-      'ImageMagick import -window ID rgb:-': ['import', ['-display', displayName, '-window', id, 'rgb:/dev/null']],
+      'ImageMagick import -window ID rgb:-': [
+        'import',
+        ['-display', displayName, '-window', id, 'rgb:/dev/null'],
+      ],
       'ffmpeg -f x11grab -window_id ID -frames:v 1': [
         'ffmpeg',
-        ['-loglevel', 'error', '-f', 'x11grab', '-window_id', id, '-i', displayName, '-frames:v', '1',
-          '-f', 'rawvideo', '-y', '/dev/null'],
+        [
+          '-loglevel',
+          'error',
+          '-f',
+          'x11grab',
+          '-window_id',
+          id,
+          '-i',
+          displayName,
+          '-frames:v',
+          '1',
+          '-f',
+          'rawvideo',
+          '-y',
+          '/dev/null',
+        ],
       ],
     };
     const times = Object.fromEntries(Object.keys(processes).map((k) => [k, []]));
@@ -363,7 +380,9 @@ async function windowRows(displayName) {
     const ours = med(times['@xshm/mit-shm (node, capture({ window }))']);
     console.log(`one ${W}x${H} window capture as a whole process (median of ${RUNS} runs):`);
     for (const [name, list] of Object.entries(times))
-      console.log(`  ${name.padEnd(46)} ${med(list).toFixed(1).padStart(7)} ms  ${(med(list) / ours).toFixed(2)}x`);
+      console.log(
+        `  ${name.padEnd(46)} ${med(list).toFixed(1).padStart(7)} ms  ${(med(list) / ours).toFixed(2)}x`,
+      );
   } finally {
     picture.dispose();
     cover.destroy();
