@@ -2,9 +2,9 @@
 // one-shot capture into pooled memory, frames(): two buffers, the next capture always in flight, and
 // strips(): one capture in horizontal strips through two small buffers, the next strip always in flight.
 
+import { hasComposite, windowFrames, windowSource } from './composite';
 import type { Display, SegmentHandle } from './connect';
 import { requireExtension } from './connect';
-import { hasComposite, windowFrames, windowSource } from './composite';
 import { type CursorImage, compositeCursor, type ImageLayout, type PixelFormat, strideOf } from './format';
 import { CaptureSlot, checkId, checkInt, Frame, Strip } from './image';
 import { checkMonitor, findMonitor } from './monitors';

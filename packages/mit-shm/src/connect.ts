@@ -15,6 +15,7 @@ import {
 import { XConnectionError } from './errors';
 import { type ImageLayout, type PixelFormat, pixelFormat, strideOf } from './format';
 import { CaptureSlot, checkInt, type Frame, type PutTarget, ShmImage, type Strip } from './image';
+import { listWindows, type WindowInfo } from './toplevel';
 import { MemfdTransport } from './transport/memfd';
 import { SocketTransport } from './transport/socket';
 import { SysvTransport } from './transport/sysv';
@@ -26,7 +27,6 @@ import {
   type Transport,
   type TransportName,
 } from './transport/transport';
-import { listWindows, type WindowInfo } from './toplevel';
 import { createWindow, type WindowOptions, type XWindow } from './window';
 import { Wire } from './wire';
 

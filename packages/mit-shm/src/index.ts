@@ -1,6 +1,7 @@
 // @xshm/mit-shm: zero-copy MIT-SHM capture and put on the `x11` protocol client. The public surface.
 /// <reference path="./x11.d.ts" preserve="true" />
 export type { CaptureOptions, FramesOptions, StripsOptions } from './capture';
+export { WindowNotViewableError } from './composite';
 export {
   type ConnectOptions,
   connect,
@@ -10,7 +11,6 @@ export {
   type ShmInfo,
   type TransportChoice,
 } from './connect';
-export { WindowNotViewableError } from './composite';
 export { XConnectionError, XError } from './errors';
 export {
   type ChannelOrder,

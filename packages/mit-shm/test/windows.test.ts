@@ -3,7 +3,7 @@
 // against the pictures they show (ImageMagick `display`, or a client of ours repainting on Expose).
 
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { connect, type Display, type Frame, startXvfb, XError, type XWindow, type Xvfb } from '../src';
+import { connect, type Display, type Frame, startXvfb, XError, type Xvfb, type XWindow } from '../src';
 import { fileRGB, firstDifference, makePicture, packRGB, rgbOf } from './helpers';
 
 jest.setTimeout(30_000);
