@@ -84,14 +84,15 @@ export async function resolveRegion(
   let rootY = 0;
   let reason: string | undefined;
   if (window !== undefined) {
-    ({ drawable, bounds, format, what, reason } = await windowSource(display, window, where));
+    const source = await windowSource(display, window, where);
+    ({ drawable, bounds, format, what, reason } = source);
     if (options.cursor) {
       const origin = await display.wire.call<{ destX: number; destY: number }>('TranslateCoordinates', (cb) =>
         display.wire.client.TranslateCoordinates(window, display.root, 0, 0, cb),
       );
-      // Root coordinates of the drawable's origin: the window's, less where its contents start in it.
-      rootX = origin.destX - bounds.x;
-      rootY = origin.destY - bounds.y;
+      // Root coordinates of the drawable's origin: the window's, less where the window starts in it.
+      rootX = origin.destX - source.inset;
+      rootY = origin.destY - source.inset;
     }
   } else if (monitor !== undefined) {
     const m = findMonitor(await display.monitors(), monitor, where);

@@ -79,6 +79,8 @@ export interface WindowSource {
   drawable: number;
   /** The window's contents (or, without Composite, their part on the screen) in drawable coordinates. */
   bounds: { x: number; y: number; width: number; height: number };
+  /** Where the window's own origin lies in the drawable (its border width in a named pixmap; else 0). */
+  inset: number;
   format: PixelFormat;
   /** The window as error messages name it. */
   what: string;
@@ -304,6 +306,7 @@ export async function windowSource(display: Display, window: number, where: stri
       drawable: named.pixmap,
       // The pixmap holds the border too: the contents start inside it.
       bounds: { x: named.border, y: named.border, width: named.width, height: named.height },
+      inset: named.border,
       format: named.depth === display.depth ? display.format : display.formatFor(named.depth),
       what: `window 0x${window.toString(16)} (${named.width}x${named.height})`,
     };
@@ -336,6 +339,7 @@ async function visiblePart(display: Display, window: number, where: string): Pro
   return {
     drawable: window,
     bounds,
+    inset: 0,
     format: geometry.depth === display.depth ? display.format : display.formatFor(geometry.depth),
     what: `the part of window ${id} on the screen (${bounds.width}x${bounds.height})`,
     reason: `${display.name} has no Composite extension: this is the part of window ${id} on the screen (${bounds.width}x${bounds.height}+${bounds.x}+${bounds.y} of ${geometry.width}x${geometry.height}), and parts covered by other windows show those windows`,

@@ -156,6 +156,10 @@ test('repeated captures reuse the named pixmap until the window is resized', asy
   try {
     const first = await d.capture({ window: painter.window.id });
     expect([first.width, first.height]).toEqual([90, 50]);
+    // The pixmap is named once: a repeated capture is one request, ShmGetImage, as for a root region.
+    const sent = d.client.seq_num;
+    await d.capture({ window: painter.window.id });
+    expect(d.client.seq_num - sent).toBe(1);
     painter.window.resize(60, 40);
     await until('the resize', async () =>
       (await d.capture({ window: painter.window.id })).width === 60 ? true : undefined,
@@ -317,5 +321,30 @@ test('windows() lists the top-level windows with UTF-8 titles, class, pid and ge
     }
   } finally {
     await owner.close();
+  }
+});
+
+test('a bordered window: the frame is its contents without the border, and the pointer lands where it is', async () => {
+  const id = d.wire.allocId();
+  // Contents at 65,45 on the root: the window's corner plus its 5-pixel border.
+  d.client.CreateWindow(id, d.root, 60, 40, 80, 60, 5, 0, 1, 0, {
+    backgroundPixel: 0x336699,
+    borderPixel: 0xff0000,
+  });
+  d.client.MapWindow(id);
+  await d.wire.sync();
+  try {
+    const frame = await d.capture({ window: id });
+    expect([frame.width, frame.height]).toEqual([80, 60]);
+    const pixels = new Set<number>();
+    for (let i = 0; i < frame.data.length; i += 4) pixels.add(frame.data.readUInt32LE(i) & 0xffffff);
+    expect([...pixels]).toEqual([0x336699]);
+    x('xdotool', ['mousemove', '--sync', '90', '70']);
+    const inWindow = Buffer.from((await d.capture({ window: id, cursor: true })).data);
+    const onRoot = await d.capture({ x: 65, y: 45, width: 80, height: 60, cursor: true });
+    expect(inWindow.equals(onRoot.data)).toBe(true);
+    expect(inWindow.equals(Buffer.from((await d.capture({ window: id })).data))).toBe(false);
+  } finally {
+    d.client.DestroyWindow(id);
   }
 });
