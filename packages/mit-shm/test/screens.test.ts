@@ -98,3 +98,28 @@ test('without Composite, a window partly off the screen gives its part on the sc
     await server.stop();
   }
 });
+
+test('depth 16: a covered window partly off the screen comes back byte for byte as its owner drew it', async () => {
+  const xvfb = await startXvfb({ width: 200, height: 150, depth: 16 });
+  const owner = await connect({ display: xvfb.display });
+  const d = await connect({ display: xvfb.display });
+  try {
+    const window = await owner.createWindow({ width: 120, height: 90, x: 130, y: 100, title: 'sixteen' });
+    const image = owner.createImage(120, 90);
+    packRGB(fileRGB(makePicture(120, 90, 25)), 120, 90, image.data, image.stride, image.format.bitsPerPixel);
+    window.on('expose', () => void image.put(window.id).catch(() => {}));
+    await image.put(window.id);
+    const cover = await owner.createWindow({ width: 100, height: 100, x: 100, y: 80, title: 'cover' });
+    await owner.wire.sync();
+    const frame = await d.capture({ window: window.id });
+    expect([frame.width, frame.height, frame.format.channels]).toEqual([120, 90, 'RGB565']);
+    expect(frame.stride).toBe(image.stride);
+    expect(Buffer.compare(frame.data, image.data)).toBe(0);
+    cover.destroy();
+    image.dispose();
+  } finally {
+    await d.close();
+    await owner.close();
+    await xvfb.stop();
+  }
+});
