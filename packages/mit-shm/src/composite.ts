@@ -118,6 +118,7 @@ class WindowCaptures {
   readonly #named = new Map<number, NamedWindow>();
   /** Windows this connection has redirected (the server keeps them redirected until we disconnect). */
   readonly #redirected = new Set<number>();
+  readonly #naming = new Map<number, Promise<NamedWindow>>();
   readonly #onEvent = (ev: X11Event): void => this.#event(ev);
   #listening = false;
 
@@ -130,9 +131,19 @@ class WindowCaptures {
   }
 
   /** The window's named pixmap, named afresh when there is none or it went stale. */
-  async named(composite: CompositeExtension, window: number, where: string): Promise<NamedWindow> {
+  named(composite: CompositeExtension, window: number, where: string): Promise<NamedWindow> {
     const current = this.#named.get(window);
-    if (current && !current.stale) return current;
+    if (current && !current.stale) return Promise.resolve(current);
+    // Captures started together share one naming (each would otherwise free the other's pixmap).
+    let naming = this.#naming.get(window);
+    if (!naming) {
+      naming = this.#name(composite, window, where).finally(() => this.#naming.delete(window));
+      this.#naming.set(window, naming);
+    }
+    return naming;
+  }
+
+  async #name(composite: CompositeExtension, window: number, where: string): Promise<NamedWindow> {
     const { client, wire } = sessionOf(this.#display);
     if (!this.#listening) {
       this.#listening = true;
@@ -193,8 +204,7 @@ class WindowCaptures {
   /**
    * When part of the window is hidden (covered, or past the screen's edge), a watch on its drawing whose
    * settled() resolves once the owner has repainted after the redirect; null when all of it is visible.
-   * Measured with ImageMagick `display` and a client repainting on Expose: the repaint lands 1-5 ms after
-   * the redirect.
+   * (A test's client that repaints 40 ms after each Expose is captured whole; without this wait, black.)
    */
   async #repaintWatch(
     composite: CompositeExtension,

@@ -348,3 +348,22 @@ test('a bordered window: the frame is its contents without the border, and the p
     d.client.DestroyWindow(id);
   }
 });
+
+test('captures of a window started together share one naming and all succeed', async () => {
+  const file = makePicture(64, 48, 9);
+  const painter = await repaintingWindow(file, 200, 20, 64, 48);
+  const fresh = await connect({ display: xvfb.display });
+  try {
+    const frames = await Promise.all(
+      Array.from({ length: 8 }, () =>
+        fresh.capture({ window: painter.window.id }).then((f) => ({ size: `${f.width}x${f.height}`, f })),
+      ),
+    );
+    expect(frames.map((f) => f.size)).toEqual(Array(8).fill('64x48'));
+    // They share the pooled buffer: the last one is valid and holds the picture.
+    expect(firstDifference(rgb(frames[7]!.f), fileRGB(file), 64)).toBeNull();
+  } finally {
+    await fresh.close();
+    await painter.close();
+  }
+});
