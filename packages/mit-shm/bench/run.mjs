@@ -3,7 +3,7 @@
 // and core GetImage/PutImage; plus frames() throughput. One table, ratios against C measured in the same rounds.
 //   pnpm bench            (after a build: it imports dist/)
 //   node bench/run.mjs [SECONDS per measurement, default 0.5] [ROUNDS, default 7]
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -374,7 +374,10 @@ async function windowRows(displayName) {
     for (let run = 0; run < RUNS; run++)
       for (const [name, [command, args]] of Object.entries(processes)) {
         const start = performance.now();
-        execFileSync(command, args, { stdio: 'ignore' });
+        // Not execFileSync: the window's owner lives in this process and must stay free to repaint.
+        await new Promise((resolve, reject) =>
+          execFile(command, args, (error) => (error ? reject(error) : resolve())),
+        );
         times[name].push(performance.now() - start);
       }
     const ours = med(times['@xshm/mit-shm (node, capture({ window }))']);

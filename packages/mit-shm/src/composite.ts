@@ -119,15 +119,23 @@ class WindowCaptures {
   /** Windows this connection has redirected (the server keeps them redirected until we disconnect). */
   readonly #redirected = new Set<number>();
   readonly #naming = new Map<number, Promise<NamedWindow>>();
+  /** XFIXES and DAMAGE, for the repaint wait. */
+  readonly #extensions: Promise<[FixesRegions | null, DamageExtension | null]>;
   readonly #onEvent = (ev: X11Event): void => this.#event(ev);
   #listening = false;
 
   constructor(display: Display) {
     this.#display = display;
-    this.composite = loadExtension<CompositeExtension>(sessionOf(display).client, 'composite').then(
+    const client = sessionOf(display).client;
+    this.composite = loadExtension<CompositeExtension>(client, 'composite').then(
       // NameWindowPixmap came with Composite 0.2.
       (ext) => (ext && (ext.major > 0 || ext.minor >= 2) ? ext : null),
     );
+    // Asked for at the same time as Composite: one round trip for all three, not three.
+    this.#extensions = Promise.all([
+      loadExtension<FixesRegions>(client, 'fixes'),
+      loadExtension<DamageExtension>(client, 'damage'),
+    ]);
   }
 
   /** The window's named pixmap, named afresh when there is none or it went stale. */
@@ -143,21 +151,31 @@ class WindowCaptures {
     return naming;
   }
 
+  /**
+   * Three round trips on a window seen for the first time: the extensions (loaded once per connection, all
+   * at once), then its attributes with its visible part, then the redirect and name with its geometry.
+   */
   async #name(composite: CompositeExtension, window: number, where: string): Promise<NamedWindow> {
     const { client, wire } = sessionOf(this.#display);
     if (!this.#listening) {
       this.#listening = true;
       client.on('event', this.#onEvent);
     }
+    const detail = `window=0x${window.toString(16)}`;
+    const [fixes, damageExt] = await this.#extensions;
+    const canWatch = !!fixes && !!damageExt && (composite.major > 0 || composite.minor >= 3);
     // A resize between our requests would leave a pixmap of another size than we were told: the entry is
-    // registered first, so the event marks it stale, and we name again.
+    // registered before the naming, so the ConfigureNotify marks it stale, and we name again.
     for (let attempt = 0; ; attempt++) {
-      const detail = `window=0x${window.toString(16)}`;
-      const attributes = await wire.call<WindowAttributes>(
-        'GetWindowAttributes',
-        (cb) => client.GetWindowAttributes(window, cb as never),
-        detail,
-      );
+      const firstTime = !this.#redirected.has(window);
+      const [attributes, hidden] = await Promise.all([
+        wire.call<WindowAttributes>(
+          'GetWindowAttributes',
+          (cb) => client.GetWindowAttributes(window, cb as never),
+          detail,
+        ),
+        firstTime && canWatch ? this.#partlyHidden(composite, fixes!, window) : false,
+      ]);
       if (attributes.mapState !== MAP_STATE_VIEWABLE) throw new WindowNotViewableError(where, window);
       const entry: NamedWindow = { pixmap: 0, width: 0, height: 0, border: 0, depth: 0, stale: false };
       this.#drop(window);
@@ -166,54 +184,54 @@ class WindowCaptures {
       // (a window made with display.createWindow() listens for exposures and keys).
       if ((attributes.myEventMasks & STRUCTURE_NOTIFY) === 0)
         client.ChangeWindowAttributes(window, { eventMask: attributes.myEventMasks | STRUCTURE_NOTIFY });
-      const repaint = this.#redirected.has(window) ? null : await this.#repaintWatch(composite, window);
+      const repaint = hidden ? this.#repaintWatch(damageExt!, window) : null;
       const pixmap = wire.allocId();
+      let nameError: Error | null = null;
       try {
-        await wire.voidRequest(
-          'CompositeNameWindowPixmap',
-          () => {
-            composite.RedirectWindow(window, REDIRECT_AUTOMATIC);
-            composite.NameWindowPixmap(window, pixmap);
+        composite.RedirectWindow(window, REDIRECT_AUTOMATIC);
+        composite.NameWindowPixmap(window, pixmap);
+        // Its error, if any, arrives before the geometry's reply: no round trip of its own.
+        client.replies[client.seq_num] = [
+          null,
+          (err: unknown) => {
+            if (!err) return undefined;
+            nameError = wire.toXError(err, 'CompositeNameWindowPixmap', detail);
+            return true;
           },
-          detail,
-        );
+        ];
+        const geometry = await wire.geometry(window);
+        if (nameError) throw nameError;
         this.#redirected.add(window);
+        entry.pixmap = pixmap;
+        Object.assign(entry, {
+          width: geometry.width,
+          height: geometry.height,
+          border: geometry.borderWidth,
+          depth: geometry.depth,
+        });
         await repaint?.settled();
       } catch (err) {
-        this.#named.delete(window);
-        wire.releaseId(pixmap);
+        // The window went away meanwhile (or was never viewable): the pixmap, if it was named, goes too.
+        entry.pixmap = pixmap;
+        this.#drop(window);
         throw err;
       } finally {
         repaint?.close();
       }
-      entry.pixmap = pixmap;
-      const geometry = await wire.geometry(window).catch((err: unknown) => {
-        this.#drop(window);
-        throw err;
-      });
-      Object.assign(entry, {
-        width: geometry.width,
-        height: geometry.height,
-        border: geometry.borderWidth,
-        depth: geometry.depth,
-      });
-      if (!entry.stale || attempt >= 3) return entry;
+      if (!entry.stale) return entry;
+      // Resized or unmapped before its geometry came back: this pixmap may have the old size. The event
+      // dropped the entry while it had no pixmap yet, so the pixmap is freed here.
+      if (!wire.closed) client.FreePixmap(pixmap);
+      if (attempt >= 3)
+        throw new Error(
+          `${where}: window 0x${window.toString(16)} changed size or was unmapped during each of 4 attempts to capture it; try again once it settles`,
+        );
     }
   }
 
-  /**
-   * When part of the window is hidden (covered, or past the screen's edge), a watch on its drawing whose
-   * settled() resolves once the owner has repainted after the redirect; null when all of it is visible.
-   * (A test's client that repaints 40 ms after each Expose is captured whole; without this wait, black.)
-   */
-  async #repaintWatch(
-    composite: CompositeExtension,
-    window: number,
-  ): Promise<{ settled(): Promise<void>; close(): void } | null> {
-    const { client, wire } = sessionOf(this.#display);
-    const fixes = await loadExtension<FixesRegions>(client, 'fixes');
-    const damageExt = await loadExtension<DamageExtension>(client, 'damage');
-    if (!fixes || !damageExt || (composite.major === 0 && composite.minor < 3)) return null;
+  /** True when part of the window (border included) is not on the screen: covered, or past an edge. */
+  async #partlyHidden(composite: CompositeExtension, fixes: FixesRegions, window: number): Promise<boolean> {
+    const { wire } = sessionOf(this.#display);
     const region = wire.allocId();
     const [geometry, clip] = await Promise.all([
       wire.geometry(window),
@@ -228,9 +246,18 @@ class WindowCaptures {
       ),
     ]);
     const whole = (geometry.width + 2 * geometry.borderWidth) * (geometry.height + 2 * geometry.borderWidth);
-    const visible = clip.rectangles.reduce((sum, r) => sum + r.width * r.height, 0);
-    if (visible >= whole) return null;
-    // Drawing reported before the redirect is confirmed is the server's (background); after it, the owner's.
+    return clip.rectangles.reduce((sum, r) => sum + r.width * r.height, 0) < whole;
+  }
+
+  /**
+   * A window redirected while partly hidden has nothing yet for the hidden part; the server asks its owner
+   * to draw it (Expose). settled() resolves once the owner has drawn and paused, or after REPAINT_WAIT_MS.
+   * (A test's client that repaints 40 ms after each Expose is captured whole; without this wait, black.)
+   * Created before the redirect is sent: drawing reported before the redirect is confirmed is the server's
+   * (the window's background), after it, the owner's.
+   */
+  #repaintWatch(damageExt: DamageExtension, window: number): { settled(): Promise<void>; close(): void } {
+    const { client, wire } = sessionOf(this.#display);
     const damage = wire.allocId();
     damageExt.Create(damage, window, DAMAGE_RAW_RECTANGLES);
     let confirmed = false;
@@ -369,6 +396,10 @@ export async function* windowFrames(
 ): AsyncGenerator<Frame, void, undefined> {
   const window = options.window!;
   const { fps, signal } = options;
+  if (options.cursor)
+    throw new RangeError(
+      'frames: cursor is not drawn into frames that follow a window; call capture({ window, cursor: true }) for each frame instead',
+    );
   const { client } = sessionOf(display);
   const interval = fps ? 1000 / fps : 0;
   // The first resolve names the pixmap and selects StructureNotify, so the events below reach us.
