@@ -345,6 +345,7 @@ async function windowRows(displayName) {
         const f = await d.capture({ window: ${window.id} }); f.data.readUInt8(0); await d.close(); });`;
     const processes = {
       '@xshm/mit-shm (node, capture({ window }))': ['node', ['-e', script]],
+      'node -e 0 (start-up alone, for scale)': ['node', ['-e', '0']],
       'ImageMagick import -window ID rgb:-': [
         'import',
         ['-display', displayName, '-window', id, 'rgb:/dev/null'],
