@@ -14,7 +14,7 @@ PNPM_VERSION=12.4.2
 demo=(xvfb:Xvfb)
 test=("${demo[@]}" imagemagick:import x11-apps:xwd x11-utils:xdpyinfo xdotool:xdotool
   python3-sysv-ipc:/usr/lib/python3/dist-packages/sysv_ipc.cpython-311-x86_64-linux-gnu.so
-  libxcb-shm0-dev:/usr/include/xcb/shm.h gcc:gcc chromium:chromium)
+  libxcb-shm0-dev:/usr/include/xcb/shm.h gcc:gcc chromium:chromium openbox:openbox)
 bench=("${test[@]}" scrot:scrot maim:maim ffmpeg:ffmpeg hyperfine:hyperfine)
 case $profile in
   demo) wanted=("${demo[@]}") ;;
