@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FrameRing } from '@xshm/framebus';
-import { startXvfb, type Xvfb } from '@xshm/mit-shm';
+import { connect, startXvfb, type Xvfb } from '@xshm/mit-shm';
 import sharp from 'sharp';
 import {
   differingPixels,
@@ -141,5 +141,28 @@ test('share --window publishes the whole picture of the covered window into the 
     // Ctrl-C: share removes its ring.
     child.kill('SIGINT');
     expect(await exited(child)).toEqual({ code: 0, signal: null });
+  }
+});
+
+test('stream --window follows a resize: frames of the new size', async () => {
+  const owner = await connect({ display: xvfb.display });
+  try {
+    const window = await owner.createWindow({ width: 120, height: 80, x: 10, y: 150, title: 'resized' });
+    const { match } = await startXshot(
+      ['stream', '--display', xvfb.display, '--window', String(window.id), '--port', '0'],
+      /at (http:\/\/127\.0\.0\.1:\d+\/)/,
+    );
+    const size = async (): Promise<string> => {
+      const png = Buffer.from(await (await fetch(`${match[1]}frame.png`)).arrayBuffer());
+      const { width, height } = await sharp(png).metadata();
+      return `${width}x${height}`;
+    };
+    expect(await size()).toBe('120x80');
+    window.resize(70, 40);
+    await waitFor('a frame of the new size', async () => ((await size()) === '70x40' ? true : undefined));
+    const stats = (await (await fetch(`${match[1]}stats`)).json()) as { width: number; height: number };
+    expect([stats.width, stats.height]).toEqual([70, 40]);
+  } finally {
+    await owner.close();
   }
 });
