@@ -43,6 +43,7 @@ export async function share(options: ShareOptions): Promise<number> {
   let damage: DamageWatch | null = null;
   let detach = (): void => {};
   let progress: (() => void) | undefined;
+  let stopWatching = (): void => {};
   try {
     display = await connectDisplay(options.display);
     const selection = { window: options.window, monitor: options.monitor, ...options.region };
@@ -76,21 +77,39 @@ export async function share(options: ShareOptions): Promise<number> {
     );
 
     const interval = 1000 / options.fps;
-    const signal = scope.signal;
+    // A shared window that is destroyed ends the share: its DAMAGE goes with it, so no change would come.
+    // (mit-shm's window capture selected StructureNotify on it, on this connection.)
+    const destroyed = new AbortController();
+    const onDestroy = (ev: { name?: string; wid?: number }): void => {
+      if (ev.name === 'DestroyNotify' && ev.wid === options.window) destroyed.abort();
+    };
+    if (options.window !== undefined) display.client.on('event', onDestroy);
+    stopWatching = () => display?.client.removeListener('event', onDestroy);
+    const signal = AbortSignal.any([scope.signal, destroyed.signal]);
     progress = showProgress(ring);
     while (!signal.aborted) {
       const started = performance.now();
       // Subtract before capturing, on the same connection: a change drawn after it is in this
       // capture or reported again, so none is lost between the two requests.
       damage?.subtract();
-      await pipe.capture();
+      try {
+        await pipe.capture();
+      } catch (error) {
+        if (destroyed.signal.aborted) break;
+        throw error;
+      }
       const rest = interval - (performance.now() - started);
       if (rest > 0) await sleep(rest, signal);
       // Nothing changed, no frame: readers keep the newest one. Without DAMAGE, poll at --fps.
       while (damage && !signal.aborted && !(await damage.waitForDamage(DAMAGE_WAIT_MS, signal))) {}
     }
+    if (destroyed.signal.aborted)
+      process.stderr.write(
+        `xshot: window 0x${options.window!.toString(16)} was destroyed; the ring is removed\n`,
+      );
     return EXIT_OK;
   } finally {
+    stopWatching();
     progress?.();
     scope.release();
     damage?.close(true);
