@@ -62,7 +62,8 @@ export async function listWindows(display: Display): Promise<WindowInfo[]> {
     ['_NET_CLIENT_LIST', '_NET_WM_NAME', '_NET_WM_PID'].map((name) => internAtom(display, name)),
   );
   const managed = await getProperty(display, display.root, clientList!, ATOM_WINDOW, LIST_LONGS);
-  const ids = managed.data.length > 0 ? words(managed.data) : await unmanagedTopLevels(display);
+  // A window manager with no clients yet still has the property (empty): its own windows are not listed.
+  const ids = managed.type !== 0 ? words(managed.data) : await unmanagedTopLevels(display);
   const listed = await Promise.all(
     ids.map((id) =>
       describe(display, id, netWmName!, netWmPid!).catch((err: unknown) => {

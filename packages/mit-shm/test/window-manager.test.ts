@@ -35,6 +35,17 @@ afterAll(async () => {
   await xvfb?.stop();
 });
 
+test('openbox with no clients yet: windows() is empty, not its own windows', async () => {
+  await until('openbox to start', async () => {
+    const atom = await d.wire.internAtom('_NET_CLIENT_LIST');
+    const reply = await d.wire.call<{ type: number }>('GetProperty', (cb) =>
+      d.client.GetProperty(0, d.root, atom, 0, 0, 1, cb),
+    );
+    return reply.type !== 0 ? true : undefined;
+  });
+  expect(await d.windows()).toEqual([]);
+});
+
 test('openbox: windows() lists its clients, and a framed client covered by another is captured whole', async () => {
   const file = makePicture(140, 90, 31);
   start('display', ['-title', 'managed-picture', file]);

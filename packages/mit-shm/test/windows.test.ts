@@ -311,6 +311,11 @@ test('windows() lists the top-level windows with UTF-8 titles, class, pid and ge
     );
     try {
       expect((await d.windows()).map((w) => w.id)).toEqual([titled.id, picture]);
+      // No clients yet: the list is empty, not the root's children.
+      await owner.wire.voidRequest('ChangeProperty', () =>
+        owner.client.ChangeProperty(0, owner.root, clientList, 33 /* WINDOW */, 32, []),
+      );
+      expect(await d.windows()).toEqual([]);
     } finally {
       await owner.wire.voidRequest('DeleteProperty', () =>
         (owner.client as unknown as { DeleteProperty(w: number, p: number): void }).DeleteProperty(
