@@ -2,7 +2,8 @@
 // @xshm/mit-shm's transports, a C client on libxcb-shm (bench/xcb-shm.c), x11's built-in MIT-SHM provider
 // and core GetImage/PutImage; plus frames() throughput. One table, ratios against C measured in the same rounds.
 //   pnpm bench            (after a build: it imports dist/)
-//   node bench/run.mjs [SECONDS per measurement, default 0.5] [ROUNDS, default 7]
+//   node bench/run.mjs [SECONDS per measurement, default 0.5] [ROUNDS, default 7] [--windows]
+//   (--windows: only the window capture rows at the end)
 import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -13,8 +14,10 @@ const here = dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);
 const WIDTH = 1920;
 const HEIGHT = 1080;
-const SECONDS = Number(process.argv[2] ?? 0.5);
-const ROUNDS = Number(process.argv[3] ?? 7);
+const WINDOWS_ONLY = process.argv.includes('--windows');
+const numbers = process.argv.slice(2).filter((arg) => arg !== '--windows');
+const SECONDS = Number(numbers[0] ?? 0.5);
+const ROUNDS = Number(numbers[1] ?? 7);
 
 if (!existsSync(join(here, '../dist/index.js'))) {
   console.error(
@@ -219,6 +222,14 @@ function cClientRunner(binary, displayName) {
 }
 
 const xvfb = await startXvfb({ width: WIDTH, height: HEIGHT, depth: 24 });
+if (WINDOWS_ONLY) {
+  try {
+    await windowRows(xvfb.display);
+  } finally {
+    await xvfb.stop();
+  }
+  process.exit(0);
+}
 const runners = [];
 try {
   const binary = cClient();
