@@ -6,8 +6,8 @@
 // `reason` says why. frames({ window }) follows the window: new sizes, DAMAGE-driven captures, and an end
 // when the window is destroyed.
 
-import { type ChangeWatch, watchChanges } from './changes';
 import type { FramesOptions, Region } from './capture';
+import { watchChanges } from './changes';
 import { XError } from './errors';
 import { type PixelFormat, strideOf } from './format';
 import { CaptureSlot, Frame } from './image';
@@ -96,10 +96,7 @@ class WindowCaptures {
       (ext) => (ext && (ext.major > 0 || ext.minor >= 2) ? ext : null),
     );
     // Asked for at the same time as Composite: one round trip for all three, not three.
-    this.#extensions = Promise.all([
-      wire.extension('fixes'),
-      wire.extension('damage'),
-    ]);
+    this.#extensions = Promise.all([wire.extension('fixes'), wire.extension('damage')]);
   }
 
   /** The window's named pixmap, named afresh when there is none or it went stale. */
@@ -189,7 +186,11 @@ class WindowCaptures {
   }
 
   /** True when part of the window (border included) is not on the screen: covered, or past an edge. */
-  async #partlyHidden(composite: CompositeExtension, fixes: XFixesExtension, window: number): Promise<boolean> {
+  async #partlyHidden(
+    composite: CompositeExtension,
+    fixes: XFixesExtension,
+    window: number,
+  ): Promise<boolean> {
     const wire = this.#session.wire;
     const region = wire.allocId();
     const [geometry, clip] = await Promise.all([

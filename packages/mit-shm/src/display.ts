@@ -15,6 +15,7 @@ import { type ChangeWatch, type WatchOptions, watchChanges } from './changes';
 import type { XConnectionError } from './errors';
 import { type ImageLayout, type PixelFormat, strideOf } from './format';
 import { backingOf, checkInt, type Frame, ShmImage, type Strip } from './image';
+import { queryMonitors } from './monitors';
 import {
   getProperty,
   type PropertyValue,
@@ -24,7 +25,6 @@ import {
   windowGeometry,
   windowTitle,
 } from './queries';
-import { queryMonitors } from './monitors';
 import { bindSession, type Session } from './session';
 import { listWindows, type WindowInfo } from './toplevel';
 import type { Backing, ForeignMemory, TransportName } from './transport/transport';

@@ -45,7 +45,6 @@ export async function queryMonitors(session: Session): Promise<Monitor[]> {
   ];
 }
 
-
 /** The monitor `wanted` names (an index into display.monitors(), or a monitor's name). */
 export function findMonitor(monitors: Monitor[], wanted: number | string, where: string): Monitor {
   const found =

@@ -87,7 +87,9 @@ export async function windowTitle(session: Session, window: number): Promise<str
   const netWmName = await wire.internAtom('_NET_WM_NAME');
   // Both at once: one round trip, not two, for a window with only WM_NAME.
   const [utf8, legacy] = await Promise.all(
-    [netWmName, ATOM_WM_NAME].map((property) => getProperty(session, window, property, { longLength: TITLE_LONGS })),
+    [netWmName, ATOM_WM_NAME].map((property) =>
+      getProperty(session, window, property, { longLength: TITLE_LONGS }),
+    ),
   );
   if (utf8!.data.length > 0) return utf8!.data.toString('utf8');
   return decodeText(legacy!.data);

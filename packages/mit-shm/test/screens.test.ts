@@ -2,6 +2,7 @@
 // Xvfbs; pixels checked against ImageMagick (display paints, import reads).
 
 import { connect, startXvfb } from '../src';
+import { sessionOf } from '../src/session';
 import {
   cropRGB,
   fileRGB,
@@ -14,7 +15,6 @@ import {
   setMonitor,
   spawnXvfb,
 } from './helpers';
-import { sessionOf } from '../src/session';
 
 jest.setTimeout(30_000);
 
@@ -85,11 +85,9 @@ test('without Composite, a window partly off the screen gives its part on the sc
       firstDifference(onScreen, cropRGB(fileRGB(file), 100, { x: 0, y: 0, width: 50, height: 50 }), 50),
     ).toBeNull();
     // Wholly off the screen: nothing to capture without Composite, and the message says so.
-    (sessionOf(owner).wire.client as unknown as { MoveWindow(w: number, x: number, y: number): void }).MoveWindow(
-      window.id,
-      300,
-      300,
-    );
+    (
+      sessionOf(owner).wire.client as unknown as { MoveWindow(w: number, x: number, y: number): void }
+    ).MoveWindow(window.id, 300, 300);
     await sessionOf(owner).wire.sync();
     await expect(d.capture({ window: window.id })).rejects.toThrow(/wholly off the screen.*no Composite/);
     image.dispose();

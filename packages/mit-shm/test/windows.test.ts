@@ -4,8 +4,8 @@
 
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { connect, type Display, type Frame, startXvfb, XError, type Xvfb, type XWindow } from '../src';
-import { fileRGB, firstDifference, makePicture, packRGB, rgbOf } from './helpers';
 import { sessionOf } from '../src/session';
+import { fileRGB, firstDifference, makePicture, packRGB, rgbOf } from './helpers';
 
 jest.setTimeout(30_000);
 
@@ -308,7 +308,10 @@ test('windows() lists the top-level windows with UTF-8 titles, class, pid and ge
     // With a window manager, its _NET_CLIENT_LIST is the list (here we play the window manager).
     const clientList = await sessionOf(owner).wire.internAtom('_NET_CLIENT_LIST');
     await sessionOf(owner).wire.checked('ChangeProperty', () =>
-      sessionOf(owner).wire.client.ChangeProperty(0, owner.root, clientList, 33 /* WINDOW */, 32, [titled.id, picture]),
+      sessionOf(owner).wire.client.ChangeProperty(0, owner.root, clientList, 33 /* WINDOW */, 32, [
+        titled.id,
+        picture,
+      ]),
     );
     try {
       expect((await d.windows()).map((w) => w.id)).toEqual([titled.id, picture]);
@@ -319,10 +322,9 @@ test('windows() lists the top-level windows with UTF-8 titles, class, pid and ge
       expect(await d.windows()).toEqual([]);
     } finally {
       await sessionOf(owner).wire.checked('DeleteProperty', () =>
-        (sessionOf(owner).wire.client as unknown as { DeleteProperty(w: number, p: number): void }).DeleteProperty(
-          owner.root,
-          clientList,
-        ),
+        (
+          sessionOf(owner).wire.client as unknown as { DeleteProperty(w: number, p: number): void }
+        ).DeleteProperty(owner.root, clientList),
       );
     }
   } finally {

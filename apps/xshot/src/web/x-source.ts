@@ -1,6 +1,6 @@
-// The FrameSource of a live X display: MIT-SHM captures through @xshm/mit-shm, change detection
-// through its watchChanges() on the root or the streamed window (XDAMAGE; polling where damage is missing or found silent), and
-// a `lost` promise that settles the moment the X connection closes.
+// The FrameSource of a live X display: MIT-SHM captures through @xshm/mit-shm, change detection through
+// its watchChanges() on the root or the streamed window (XDAMAGE; polling where damage is missing or found
+// silent), and a `lost` promise that settles the moment the X connection closes.
 import type { ChangeWatch, Frame, WatchOptions, XConnectionError } from '@xshm/mit-shm';
 import type { ChangeDetection, FrameSource, Picture } from './source';
 
