@@ -12,7 +12,7 @@
 import { build } from 'esbuild';
 
 /** x11 extensions xshot uses: bundled, so they share the bundled core (each does `require('..')`). */
-const USED_EXTENSIONS = new Set(['shm', 'big-requests', 'fixes', 'randr', 'xinerama', 'damage']);
+const USED_EXTENSIONS = new Set(['shm', 'big-requests', 'fixes', 'randr', 'xinerama', 'damage', 'composite']);
 
 await build({
   entryPoints: [new URL('../dist/cli.js', import.meta.url).pathname],

@@ -1,6 +1,7 @@
 // @xshm/mit-shm: zero-copy MIT-SHM capture and put on the `x11` protocol client. The public surface.
 export type { CaptureOptions, FramesOptions, StripsOptions } from './capture';
 export type { ChangeWatch, Rect, WatchOptions } from './changes';
+export { WindowNotViewableError } from './composite';
 export { type ConnectOptions, connect, type TransportChoice } from './connect';
 export { Display, type Monitor, type SegmentHandle, type ShmInfo } from './display';
 export { XConnectionError, XError } from './errors';
@@ -18,6 +19,7 @@ export {
 } from './format';
 export { Frame, type PutOptions, ShmImage, Strip } from './image';
 export type { PropertyValue, WindowGeometry, WindowTree } from './queries';
+export type { WindowInfo } from './toplevel';
 export type { TransportName } from './transport/transport';
 export {
   type KeyPress,
