@@ -166,21 +166,3 @@ test('stream --window follows a resize: frames of the new size', async () => {
     await owner.close();
   }
 });
-
-test('share --window ends, exit 0, and removes its ring when the window is destroyed', async () => {
-  const owner = await connect({ display: xvfb.display });
-  try {
-    const window = await owner.createWindow({ width: 50, height: 40, x: 5, y: 5, title: 'short-lived' });
-    const name = `gone-${process.pid}`;
-    const { child, output } = await startXshot(
-      ['share', '--name', name, '--display', xvfb.display, '--window', String(window.id)],
-      /^ring /m,
-    );
-    window.destroy();
-    expect(await exited(child)).toEqual({ code: 0, signal: null });
-    expect(output()).toContain(`window 0x${window.id.toString(16)} was destroyed; the ring is removed`);
-    expect(() => FrameRing.open({ name })).toThrow(/ENOENT|no ring|not/i);
-  } finally {
-    await owner.close();
-  }
-});

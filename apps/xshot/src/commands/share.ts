@@ -119,10 +119,10 @@ export async function share(options: ShareOptions): Promise<number> {
     }
     if (lost)
       return fail(`share: the X server at ${display.name} went away (${lost.message}); the ring is removed`);
+    // A shared window that goes away ends the share as a failure, as the X server going away does: a
+    // script waiting on `share` learns that its frames stopped for a reason other than its own Ctrl-C.
     if (destroyed)
-      process.stderr.write(
-        `xshot: window 0x${options.window!.toString(16)} was destroyed; the ring is removed\n`,
-      );
+      return fail(`share: window 0x${options.window!.toString(16)} was destroyed; the ring is removed`);
     return EXIT_OK;
   } finally {
     progress?.();
