@@ -19,7 +19,7 @@ test=("${demo[@]}" imagemagick:import x11-apps:xwd x11-utils:xdpyinfo x11-utils:
   python3-sysv-ipc:/usr/lib/python3/dist-packages/sysv_ipc.cpython-311-x86_64-linux-gnu.so
   libxcb-shm0-dev:/usr/include/xcb/shm.h gcc:gcc chromium:/usr/bin/chromium xterm:xterm
   util-linux:ipcs util-linux:runuser iproute2:ss git:git tar:tar diffutils:cmp debianutils:which
-  curl:curl openssl:openssl)
+  curl:curl openssl:openssl openbox:openbox)
 bench=("${test[@]}" scrot:scrot maim:maim ffmpeg:ffmpeg hyperfine:hyperfine
   x11vnc:x11vnc websockify:websockify novnc:/usr/share/novnc/vnc.html)
 case $profile in

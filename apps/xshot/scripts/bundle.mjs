@@ -12,7 +12,16 @@
 import { build } from 'esbuild';
 
 /** x11 extensions xshot uses: bundled, so they share the bundled core (each does `require('..')`). */
-const USED_EXTENSIONS = new Set(['shm', 'big-requests', 'fixes', 'randr', 'xinerama', 'damage', 'xtest']);
+const USED_EXTENSIONS = new Set([
+  'shm',
+  'big-requests',
+  'fixes',
+  'randr',
+  'xinerama',
+  'damage',
+  'composite',
+  'xtest',
+]);
 
 await build({
   entryPoints: [new URL('../dist/cli.js', import.meta.url).pathname],

@@ -36,6 +36,10 @@ const COMMANDS: Record<string, CommandEntry> = {
     summary: 'show, capture and time a picture on $DISPLAY or a private Xvfb; writes xshot-demo.png',
     load: () => require('./commands/demo').command,
   },
+  windows: {
+    summary: 'list the top-level windows (id, geometry, depth, pid, class, title)',
+    load: () => require('./commands/windows').command,
+  },
 };
 
 /**

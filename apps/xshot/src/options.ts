@@ -44,10 +44,12 @@ export function parseWindowId(text: string): number {
   return value;
 }
 
-/** A non-negative integer (monitor index). */
-export function parseIndex(text: string): number {
-  if (!/^\d+$/.test(text)) throw invalidArgument(`'${text}' is not a non-negative integer`);
-  return +text;
+/** A monitor: an index (digits) or its name as `xrandr --listmonitors` shows it (e.g. DP-1, 'screen'). */
+export function parseMonitor(text: string): number | string {
+  if (/^\d+$/.test(text)) return +text;
+  if (text.length === 0 || text.startsWith('-'))
+    throw invalidArgument(`--monitor '${text}' is neither an index nor a monitor's name (e.g. 0 or DP-1)`);
+  return text;
 }
 
 /** Frames per second: a positive number up to 1000. */
@@ -94,9 +96,9 @@ export const selectionOptions = {
   monitor: {
     type: 'string',
     short: 'm',
-    value: 'N',
-    help: 'a monitor, by index (see xrandr --listmonitors)',
-    parse: parseIndex,
+    value: 'N|NAME',
+    help: 'a monitor, by index or name (see xrandr --listmonitors)',
+    parse: parseMonitor,
   },
 } as const satisfies Record<string, OptionSpec>;
 
@@ -116,7 +118,7 @@ export interface SelectionOptions {
   display?: string;
   region?: Region;
   window?: number;
-  monitor?: number;
+  monitor?: number | string;
 }
 
 /** Writes `xshot: MESSAGE` on stderr and returns the exit code to use. */

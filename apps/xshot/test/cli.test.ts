@@ -139,6 +139,20 @@ describe('exit codes, help and version', () => {
       stderr: 'xshot: cannot open /nonexistent/picture.png: no such file or not readable\n',
     });
   });
+  test('a FIFO for view is refused at once (sharp would block on it past any signal)', async () => {
+    const folder = mkdtempSync(join(tmpdir(), 'xshot-fifo-'));
+    try {
+      const fifo = join(folder, 'fifo.png');
+      spawnSync('mkfifo', [fifo]);
+      const result = await run('view', fifo, '--display', ':31999');
+      expect(result.code).toBe(1);
+      expect(result.stderr).toBe(
+        `xshot: cannot show ${fifo}: it is not a regular file (a pipe or device); give an image file, or pipe the bytes in: xshot view - < ${fifo}\n`,
+      );
+    } finally {
+      rmSync(folder, { recursive: true });
+    }
+  });
 });
 
 describe('errors speak CLI', () => {

@@ -2,8 +2,9 @@
 // @xshm/mit-shm's transports, a C client on libxcb-shm (bench/xcb-shm.c), x11's built-in MIT-SHM provider
 // and core GetImage/PutImage; plus frames() throughput. One table, ratios against C measured in the same rounds.
 //   pnpm bench            (after a build: it imports dist/)
-//   node bench/run.mjs [SECONDS per measurement, default 0.5] [ROUNDS, default 7]
-import { execFileSync } from 'node:child_process';
+//   node bench/run.mjs [SECONDS per measurement, default 0.5] [ROUNDS, default 7] [--windows]
+//   (--windows: only the window capture rows at the end)
+import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -13,8 +14,10 @@ const here = dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);
 const WIDTH = 1920;
 const HEIGHT = 1080;
-const SECONDS = Number(process.argv[2] ?? 0.5);
-const ROUNDS = Number(process.argv[3] ?? 7);
+const WINDOWS_ONLY = process.argv.includes('--windows');
+const numbers = process.argv.slice(2).filter((arg) => arg !== '--windows');
+const SECONDS = Number(numbers[0] ?? 0.5);
+const ROUNDS = Number(numbers[1] ?? 7);
 
 if (!existsSync(join(here, '../dist/index.js'))) {
   console.error(
@@ -219,6 +222,14 @@ function cClientRunner(binary, displayName) {
 }
 
 const xvfb = await startXvfb({ width: WIDTH, height: HEIGHT, depth: 24 });
+if (WINDOWS_ONLY) {
+  try {
+    await windowRows(xvfb.display);
+  } finally {
+    await xvfb.stop();
+  }
+  process.exit(0);
+}
 const runners = [];
 try {
   const binary = cClient();
@@ -297,7 +308,104 @@ try {
     `one 1080p capture into fresh memory, every row read once (median of ${FRESH} fresh connections): ` +
       `capture() ${whole.toFixed(1)} ms, strips() ${strips.toFixed(1)} ms (${(strips / whole).toFixed(2)}x the time)`,
   );
+
+  await windowRows(xvfb.display);
 } finally {
   for (const [, runner] of runners) await runner.close();
   await xvfb.stop();
+}
+
+/**
+ * A window's own pixels (Composite: ShmGetImage on its named pixmap) against a root region of the same size,
+ * serial captures interleaved in rounds; then one capture of that window as a whole process: a node process
+ * on @xshm/mit-shm against ImageMagick `import -window ID` and `ffmpeg -f x11grab -window_id ID` (raw pixels
+ * out, so no encoder is timed). The window is half covered by another: import and ffmpeg read the screen and
+ * return the cover there; ours returns the window.
+ */
+async function windowRows(displayName) {
+  const W = 1280;
+  const H = 720;
+  const owner = await connect({ display: displayName, transport: 'sysv' });
+  const window = await owner.createWindow({ width: W, height: H, x: 100, y: 100, title: 'bench window' });
+  const picture = owner.createImage(W, H);
+  for (let i = 0; i < picture.data.length; i += 4) picture.data.writeUInt32LE((i * 2654435761) >>> 8, i);
+  await picture.put(window.id);
+  // As an application does: repaint what the server exposes (a fresh redirect exposes the covered part).
+  window.on('expose', () => picture.put(window.id).catch(() => {}));
+  const cover = await owner.createWindow({ width: 400, height: 300, x: 600, y: 400, title: 'cover' });
+  const display = await connect({ display: displayName, transport: 'sysv' });
+  try {
+    const ways = {
+      window: () => display.capture({ window: window.id }),
+      'root region': () => display.capture({ x: 100, y: 100, width: W, height: H }),
+    };
+    const fps = { window: [], 'root region': [] };
+    for (let round = 0; round < ROUNDS; round++)
+      for (const [name, capture] of Object.entries(ways)) fps[name].push(await rate(capture));
+    const ratios = fps.window.map((f, i) => fps['root region'][i] / f);
+    const med = (values) => {
+      const sorted = [...values].sort((a, b) => a - b);
+      const mid = sorted.length >> 1;
+      return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+    };
+    console.log(
+      `\nwindow ${W}x${H} (half covered) through Composite: ${(1000 / med(fps.window)).toFixed(2)} ms a capture, ` +
+        `root region of the same size ${(1000 / med(fps['root region'])).toFixed(2)} ms: ` +
+        `${med(ratios).toFixed(2)}x the time (median of ${ROUNDS} rounds)`,
+    );
+
+    const id = String(window.id);
+    const script = `const { connect } = require(${JSON.stringify(join(here, '../dist/index.js'))});
+      connect({ display: ${JSON.stringify(displayName)} }).then(async (d) => {
+        const f = await d.capture({ window: ${window.id} }); f.data.readUInt8(0); await d.close(); });`;
+    const processes = {
+      '@xshm/mit-shm (node, capture({ window }))': ['node', ['-e', script]],
+      'node -e 0 (start-up alone, for scale)': ['node', ['-e', '0']],
+      'ImageMagick import -window ID rgb:-': [
+        'import',
+        ['-display', displayName, '-window', id, 'rgb:/dev/null'],
+      ],
+      'ffmpeg -f x11grab -window_id ID -frames:v 1': [
+        'ffmpeg',
+        [
+          '-loglevel',
+          'error',
+          '-f',
+          'x11grab',
+          '-window_id',
+          id,
+          '-i',
+          displayName,
+          '-frames:v',
+          '1',
+          '-f',
+          'rawvideo',
+          '-y',
+          '/dev/null',
+        ],
+      ],
+    };
+    const times = Object.fromEntries(Object.keys(processes).map((k) => [k, []]));
+    const RUNS = 9;
+    for (let run = 0; run < RUNS; run++)
+      for (const [name, [command, args]] of Object.entries(processes)) {
+        const start = performance.now();
+        // Not execFileSync: the window's owner lives in this process and must stay free to repaint.
+        await new Promise((resolve, reject) =>
+          execFile(command, args, (error) => (error ? reject(error) : resolve())),
+        );
+        times[name].push(performance.now() - start);
+      }
+    const ours = med(times['@xshm/mit-shm (node, capture({ window }))']);
+    console.log(`one ${W}x${H} window capture as a whole process (median of ${RUNS} runs):`);
+    for (const [name, list] of Object.entries(times))
+      console.log(
+        `  ${name.padEnd(46)} ${med(list).toFixed(1).padStart(7)} ms  ${(med(list) / ours).toFixed(2)}x`,
+      );
+  } finally {
+    picture.dispose();
+    cover.destroy();
+    await display.close();
+    await owner.close();
+  }
 }

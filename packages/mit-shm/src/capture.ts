@@ -2,17 +2,22 @@
 // one-shot capture into pooled memory, frames(): two buffers, the next capture always in flight, and
 // strips(): one capture in horizontal strips through two small buffers, the next strip always in flight.
 
+import { hasComposite, windowFrames, windowSource } from './composite';
 import type { SegmentHandle } from './display';
 import { type CursorImage, compositeCursor, type ImageLayout, type PixelFormat, strideOf } from './format';
 import { CaptureSlot, checkId, checkInt, Frame, Strip } from './image';
-import { queryMonitors, type Session } from './session';
+import { checkMonitor, findMonitor, queryMonitors } from './monitors';
+import type { Session } from './session';
 import type { CursorImageReply } from './x11-types';
 
 export interface CaptureOptions {
-  /** A window id: capture its own contents; x, y are relative to it. Default: the root window. */
+  /**
+   * A window id: capture its own contents, whole even where covered or off the screen (Composite); x, y
+   * are relative to it. Default: the root window.
+   */
   window?: number;
-  /** A monitor index from display.monitors(); x, y are relative to it. */
-  monitor?: number;
+  /** A monitor from display.monitors(), by index or by name; x, y are relative to it. */
+  monitor?: number | string;
   /** Region, default the whole drawable (or monitor). */
   x?: number;
   y?: number;
@@ -52,6 +57,8 @@ export interface Region {
   rootX: number;
   rootY: number;
   cursor: boolean;
+  /** Why the frame holds less than asked (a window without Composite). */
+  reason?: string;
 }
 
 export async function resolveRegion(
@@ -68,7 +75,7 @@ export async function resolveRegion(
   for (const key of ['width', 'height'] as const)
     if (options[key] !== undefined) checkInt(where, key, options[key], 1, 32767);
   if (window !== undefined) checkId(where, 'window', window);
-  if (monitor !== undefined) checkInt(where, 'monitor', monitor, 0, 255);
+  if (monitor !== undefined) checkMonitor(where, monitor);
 
   let drawable = session.root;
   let bounds = { x: 0, y: 0, width: session.width, height: session.height };
@@ -76,28 +83,22 @@ export async function resolveRegion(
   let what = `the root window (${session.width}x${session.height})`;
   let rootX = 0;
   let rootY = 0;
+  let reason: string | undefined;
   if (window !== undefined) {
-    const geometry = await session.wire.geometry(window);
-    drawable = window;
-    bounds = { x: 0, y: 0, width: geometry.width, height: geometry.height };
-    format = geometry.depth === session.depth ? session.format : session.formatFor(geometry.depth);
-    what = `window 0x${window.toString(16)} (${geometry.width}x${geometry.height})`;
+    const source = await windowSource(session, window, where);
+    ({ drawable, bounds, format, what, reason } = source);
     if (options.cursor) {
       const origin = await session.wire.call<{ destX: number; destY: number }>('TranslateCoordinates', (cb) =>
         session.wire.client.TranslateCoordinates(window, session.root, 0, 0, cb),
       );
-      rootX = origin.destX;
-      rootY = origin.destY;
+      // Root coordinates of the drawable's origin: the window's, less where the window starts in it.
+      rootX = origin.destX - source.inset;
+      rootY = origin.destY - source.inset;
     }
   } else if (monitor !== undefined) {
-    const monitors = await queryMonitors(session);
-    const m = monitors[monitor];
-    if (!m)
-      throw new RangeError(
-        `${where}: monitor ${monitor} does not exist; ${session.name} has ${monitors.length} (${monitors.map((x) => `${x.index}: ${x.width}x${x.height}+${x.x}+${x.y}`).join(', ')})`,
-      );
+    const m = findMonitor(await queryMonitors(session), monitor, where);
     bounds = { x: m.x, y: m.y, width: m.width, height: m.height };
-    what = `monitor ${monitor} (${m.width}x${m.height})`;
+    what = `monitor ${m.index} '${m.name}' (${m.width}x${m.height})`;
   }
   const x = options.x ?? 0;
   const y = options.y ?? 0;
@@ -117,6 +118,7 @@ export async function resolveRegion(
     rootX,
     rootY,
     cursor: !!options.cursor,
+    ...(reason ? { reason } : {}),
   };
 }
 
@@ -144,6 +146,7 @@ async function grab(session: Session, slot: CaptureSlot, region: Region): Promis
     }
     await got;
     const frame = new Frame(slot, region.width, region.height, region.format, process.hrtime.bigint());
+    if (region.reason) frame.reason = region.reason;
     if (region.cursor) compositeCursor(frame.data, frame, cursorIn(await cursorImage(session), region, 0));
     return frame;
   } finally {
@@ -274,6 +277,10 @@ export async function* framesOf(
   const { fps, signal } = options;
   if (fps !== undefined && (typeof fps !== 'number' || !(fps > 0) || fps > 1000))
     throw new RangeError(`frames: fps=${String(fps)} must be a number above 0 and at most 1000`);
+  if (options.window !== undefined && (await hasComposite(session))) {
+    yield* windowFrames(session, options, () => resolveRegion(session, options, 'frames'));
+    return;
+  }
   const region = await resolveRegion(session, options, 'frames');
   if (signal?.aborted) return;
   const size = strideOf(region.format, region.width) * region.height;

@@ -3,7 +3,7 @@
 
 import { checkId } from './image';
 import type { Session } from './session';
-import type { DamageExtension, DamageNotifyEvent, X11Event } from './x11-types';
+import type { DamageExtension, DamageNotifyEvent, GetWindowAttributesReply, X11Event } from './x11-types';
 
 export interface Rect {
   x: number;
@@ -126,13 +126,18 @@ class DamageWatch implements ChangeWatch {
         () => extension.Create(damage, drawable, level),
         () => `drawable=0x${drawable.toString(16)}`,
       );
-      // Hear of the window's end (DestroyNotify); our selection on it is ours alone. A pixmap has no such
-      // event and answers BadWindow, which is fine.
+      // Hear of the window's end (DestroyNotify). Our selection on it is ours alone, but it replaces what
+      // this connection selected before (a window capture's StructureNotify, an XWindow's keys): kept. A
+      // pixmap has no attributes and answers BadWindow, which is fine.
       if (drawable !== session.root)
         wire
-          .checked('ChangeWindowAttributes', () =>
-            wire.client.ChangeWindowAttributes(drawable, { eventMask: STRUCTURE_NOTIFY }),
+          .call<GetWindowAttributesReply>('GetWindowAttributes', (cb) =>
+            wire.client.GetWindowAttributes(drawable, cb),
           )
+          .then(({ myEventMasks }) => {
+            if ((myEventMasks & STRUCTURE_NOTIFY) === 0 && !wire.closed)
+              wire.client.ChangeWindowAttributes(drawable, { eventMask: myEventMasks | STRUCTURE_NOTIFY });
+          })
           .catch(() => {});
     } catch (err) {
       watch.#closed = true;

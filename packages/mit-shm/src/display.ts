@@ -15,6 +15,7 @@ import { type ChangeWatch, type WatchOptions, watchChanges } from './changes';
 import type { XConnectionError } from './errors';
 import { type ImageLayout, type PixelFormat, strideOf } from './format';
 import { backingOf, checkInt, type Frame, ShmImage, type Strip } from './image';
+import { queryMonitors } from './monitors';
 import {
   getProperty,
   type PropertyValue,
@@ -24,7 +25,8 @@ import {
   windowGeometry,
   windowTitle,
 } from './queries';
-import { bindSession, queryMonitors, type Session } from './session';
+import { bindSession, type Session } from './session';
+import { listWindows, type WindowInfo } from './toplevel';
 import type { Backing, ForeignMemory, TransportName } from './transport/transport';
 import { createWindow, type WindowOptions, type XWindow } from './window';
 
@@ -107,6 +109,14 @@ export class Display {
   monitors(): Promise<Monitor[]> {
     this.#session.wire.ensureOpen('monitors');
     return queryMonitors(this.#session);
+  }
+
+  /**
+   * The top-level windows as a user sees them: _NET_CLIENT_LIST with a window manager, else the root's
+   * mapped children (not menus or tooltips).
+   */
+  windows(): Promise<WindowInfo[]> {
+    return listWindows(this.#session);
   }
 
   /**
@@ -279,7 +289,10 @@ export class Display {
     return queryTree(this.#session, window);
   }
 
-  /** A window's title: _NET_WM_NAME (UTF-8), else WM_NAME (Latin-1); '' when it has neither. */
+  /**
+   * A window's title: _NET_WM_NAME (UTF-8), else WM_NAME (Latin-1, or UTF-8 when its bytes are valid
+   * UTF-8, as many clients write it); '' when it has neither.
+   */
   windowTitle(window: number): Promise<string> {
     return windowTitle(this.#session, window);
   }

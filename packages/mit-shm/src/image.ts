@@ -206,6 +206,8 @@ export class Frame {
   readonly height: number;
   readonly stride: number;
   readonly format: PixelFormat;
+  /** Why the frame holds less than was asked for (a window captured without Composite); else absent. */
+  reason?: string;
   /** process.hrtime.bigint() when the pixels arrived; `timestamp` converts it when first read. */
   readonly #arrived: bigint;
   #timestamp: number | undefined;

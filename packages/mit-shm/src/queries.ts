@@ -85,11 +85,28 @@ export async function windowTitle(session: Session, window: number): Promise<str
   wire.ensureOpen('windowTitle');
   checkId('windowTitle', 'window', window);
   const netWmName = await wire.internAtom('_NET_WM_NAME');
-  for (const property of [netWmName, ATOM_WM_NAME]) {
-    const reply = await getProperty(session, window, property, { longLength: TITLE_LONGS });
-    if (reply.data.length > 0) return reply.data.toString(property === netWmName ? 'utf8' : 'latin1');
+  // Both at once: one round trip, not two, for a window with only WM_NAME.
+  const [utf8, legacy] = await Promise.all(
+    [netWmName, ATOM_WM_NAME].map((property) =>
+      getProperty(session, window, property, { longLength: TITLE_LONGS }),
+    ),
+  );
+  if (utf8!.data.length > 0) return utf8!.data.toString('utf8');
+  return decodeText(legacy!.data);
+}
+
+const strictUTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * WM_NAME is Latin-1 by the rules, but many clients (ImageMagick `display` among them) store UTF-8 bytes
+ * there: text that is valid UTF-8 is read as UTF-8 (Latin-1 text with accents almost never is).
+ */
+function decodeText(data: Buffer): string {
+  try {
+    return strictUTF8.decode(data);
+  } catch {
+    return data.toString('latin1');
   }
-  return '';
 }
 
 export async function windowGeometry(session: Session, window: number): Promise<WindowGeometry> {

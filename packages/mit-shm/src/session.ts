@@ -2,7 +2,7 @@
 // segments, windows and GCs. Capture, image and window code take a Session as an argument; the public
 // Display (display.ts) holds one and is only the face of it, so nothing calls back into Display.
 
-import type { Monitor, SegmentHandle, ShmInfo } from './display';
+import type { SegmentHandle, ShmInfo } from './display';
 import { type ImageLayout, type PixelFormat, pixelFormat } from './format';
 import { CaptureSlot, type ImageHost, type PutTarget, type ShmImage } from './image';
 import { prove } from './transport/prove';
@@ -245,45 +245,4 @@ export function sessionOf(display: object): Session {
   const session = sessions.get(display);
   if (!session) throw new TypeError('not a Display made by connect()');
   return session;
-}
-
-/** The monitors: RandR 1.5 GetMonitors, else Xinerama, else the whole screen (one round trip or two). */
-export async function queryMonitors(session: Session): Promise<Monitor[]> {
-  const wire = session.wire;
-  const randr = await wire.extension('randr');
-  if (randr && (randr.major_version > 1 || (randr.major_version === 1 && randr.minor_version >= 5))) {
-    const raw = await wire.getMonitors(randr.majorOpcode, session.root);
-    if (raw.length > 0) {
-      const names = await Promise.all(raw.map((m) => (m.name ? wire.atomName(m.name).catch(() => '') : '')));
-      return raw.map((m, index) => ({
-        index,
-        name: names[index] || `monitor-${index}`,
-        x: m.x,
-        y: m.y,
-        width: m.width,
-        height: m.height,
-        primary: m.primary,
-      }));
-    }
-  }
-  const xinerama = await wire.extension('xinerama');
-  if (xinerama) {
-    const active = await wire.call<number>('XineramaIsActive', (cb) => xinerama.IsActive(cb));
-    if (active) {
-      const screens = await wire.call<{ x: number; y: number; width: number; height: number }[]>(
-        'XineramaQueryScreens',
-        (cb) => xinerama.QueryScreens(cb),
-      );
-      if (screens.length > 0)
-        return screens.map((s, index) => ({
-          index,
-          name: `xinerama-${index}`,
-          ...s,
-          primary: index === 0,
-        }));
-    }
-  }
-  return [
-    { index: 0, name: 'screen', x: 0, y: 0, width: session.width, height: session.height, primary: true },
-  ];
 }

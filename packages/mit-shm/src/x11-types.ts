@@ -1,7 +1,7 @@
 // The typed subset of the `x11` npm package (4.2.x, which ships no types) that @xshm/mit-shm calls, as
 // plain interfaces: internal to this package, so our declarations never declare (or replace a consumer's
 // declaration of) the module 'x11'. Shapes follow node_modules/x11/lib/{xcore,corereqs,handshake}.js and
-// lib/ext/{shm,big-requests,randr,xinerama,fixes,damage,xtest}.js. Only what we use is declared.
+// lib/ext/{shm,big-requests,randr,xinerama,fixes,damage,composite,xtest}.js. Only what we use is declared.
 
 import type { EventEmitter } from 'node:events';
 
@@ -105,6 +105,8 @@ export interface GetWindowAttributesReply {
   klass: number;
   mapState: number;
   overrideRedirect: number;
+  /** The events this connection selected on the window. */
+  myEventMasks: number;
 }
 
 export interface TranslateCoordinatesReply {
@@ -245,6 +247,18 @@ export interface XFixesExtension extends QueryExtensionReply {
   SelectCursorInput(window: number, mask: number): void;
   /** mask 1 (SetSelectionOwnerNotifyMask): an event whenever `selection` gets a new owner. */
   SelectSelectionInput(window: number, selection: number, mask: number): void;
+  FetchRegion(region: number, cb: ReplyCallback<{ rectangles: { width: number; height: number }[] }>): void;
+  DestroyRegion(region: number): void;
+}
+
+/** Composite (lib/ext/composite.js): requests sent without a reply; major/minor from QueryVersion. */
+export interface CompositeExtension extends QueryExtensionReply {
+  major: number;
+  minor: number;
+  RedirectWindow(window: number, update: number): void;
+  NameWindowPixmap(window: number, pixmap: number): void;
+  /** Composite 0.3: an XFIXES region of the window's visible part, border included, in root coordinates. */
+  CreateRegionFromBorderClip(region: number, window: number): void;
 }
 
 /** XTEST (lib/ext/xtest.js): synthetic input; the event type constants are the core event numbers. */
@@ -290,6 +304,7 @@ export interface ExtensionMap {
   xinerama: XineramaExtension;
   randr: RandrExtension;
   fixes: XFixesExtension;
+  composite: CompositeExtension;
   xtest: XTestExtension;
 }
 

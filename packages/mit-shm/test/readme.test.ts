@@ -3,14 +3,38 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { connect, startXvfb } from '../src';
 
 const packageDir = path.join(__dirname, '..');
 const readme = readFileSync(path.join(packageDir, 'README.md'), 'utf8');
 const examples = [...readme.matchAll(/```js\n([\s\S]*?)```/g)].map((match) => match[1] ?? '');
 
-test('the README has its examples: the main one, and the pixel-format one', () => {
-  expect(examples).toHaveLength(2);
+test('the README has its examples: the main one, the pixel-format one and the windows one', () => {
+  expect(examples).toHaveLength(3);
 });
+
+test('the windows example lists a window, captures it whole, follows it and prints the monitors', async () => {
+  const xvfb = await startXvfb({ width: 320, height: 240 });
+  const owner = await connect({ display: xvfb.display });
+  try {
+    const window = await owner.createWindow({ width: 120, height: 80, x: 10, y: 10, title: 'readme' });
+    const result = spawnSync(process.execPath, ['-e', examples[2] ?? ''], {
+      cwd: packageDir,
+      encoding: 'utf8',
+      timeout: 60_000,
+      env: { ...process.env, DISPLAY: xvfb.display },
+    });
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    expect(result.stdout).toContain(`0x${window.id.toString(16)}  null readme\n`);
+    // the capture, then the one frame of a window that does not draw again in the 5 s
+    expect(result.stdout).toContain('120 80 BGRX whole\n120 80\n');
+    expect(result.stdout).toContain("name: 'screen'");
+  } finally {
+    await owner.close();
+    await xvfb.stop();
+  }
+}, 60_000);
 
 test('the pixel-format example runs and prints what its comment says', () => {
   const result = spawnSync(process.execPath, ['-e', examples[1] ?? ''], {

@@ -88,6 +88,7 @@ export async function share(options: ShareOptions): Promise<number> {
       gone.abort();
     });
     const signal = AbortSignal.any([scope.signal, gone.signal]);
+    let destroyed = false;
     progress = showProgress(ring);
     try {
       while (!signal.aborted) {
@@ -95,7 +96,17 @@ export async function share(options: ShareOptions): Promise<number> {
         // Re-arm before capturing, on the same connection: a change drawn after it is in this
         // capture or reported again, so none is lost between the two requests.
         changes.take();
-        await pipe.capture();
+        try {
+          await pipe.capture();
+        } catch (error) {
+          // A shared window that is destroyed ends the share: its watch wakes once more, and the capture
+          // finds no window. Nothing more would ever change.
+          if (options.window !== undefined && isGone(error)) {
+            destroyed = true;
+            break;
+          }
+          throw error;
+        }
         const rest = interval - (performance.now() - started);
         if (rest > 0) await sleep(rest, signal);
         // Nothing changed, no frame: readers keep the newest one. A polling watch answers at once.
@@ -108,6 +119,10 @@ export async function share(options: ShareOptions): Promise<number> {
     }
     if (lost)
       return fail(`share: the X server at ${display.name} went away (${lost.message}); the ring is removed`);
+    // A shared window that goes away ends the share as a failure, as the X server going away does: a
+    // script waiting on `share` learns that its frames stopped for a reason other than its own Ctrl-C.
+    if (destroyed)
+      return fail(`share: window 0x${options.window!.toString(16)} was destroyed; the ring is removed`);
     return EXIT_OK;
   } finally {
     progress?.();
@@ -181,6 +196,12 @@ async function openPipe(
     },
     detach() {},
   };
+}
+
+/** The errors of a window that no longer exists. */
+function isGone(error: unknown): boolean {
+  const code = (error as { name?: string; error?: string }).error;
+  return (error as Error).name === 'XError' && (code === 'BadWindow' || code === 'BadDrawable');
 }
 
 /** On a terminal, a status line with the frames published, once a second; returns its stop. */

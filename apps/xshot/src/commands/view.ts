@@ -1,6 +1,6 @@
 // `xshot view IMAGE...`: shows images 1:1 (scaled down only when larger than the screen) in an X window
 // through ShmPutImage; arrows page through them, q or Escape closes, Ctrl-C/SIGTERM exit 0 cleanly.
-import { access } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { loadSharp } from '../encode';
 import { aborted, interruptScope } from '../lifecycle';
@@ -60,9 +60,16 @@ export async function loadPicture(
 export async function view(files: string[], options: ViewOptions): Promise<number> {
   for (const file of files) {
     if (file === '-') continue;
-    await access(file).catch(() => {
+    const info = await stat(file).catch(() => {
       throw new Error(`cannot open ${file}: no such file or not readable`);
     });
+    // sharp opens a path in a libvips thread: on a FIFO with no writer that open never returns, and
+    // neither Ctrl-C nor SIGTERM can end the process. A stream of bytes comes in through stdin instead.
+    if (!info.isFile())
+      throw new Error(
+        `cannot show ${file}: it is ${info.isDirectory() ? 'a directory' : 'not a regular file (a pipe or device)'}; ` +
+          `give an image file, or pipe the bytes in: xshot view - < ${file}`,
+      );
   }
   // '-' is an image on stdin, read once (paging back to it shows the same picture).
   const stdin = files.includes('-') ? await readStdin() : undefined;

@@ -98,7 +98,10 @@ export class StreamPipeline {
 
   // Two RGB buffers: sharp reads the last published one while the next capture is converted
   // into the spare, so capture N+1 overlaps the encode of N without a copy.
-  private readonly rgb: [Buffer, Buffer];
+  private rgb: [Buffer, Buffer];
+  /** The picture's size: the source's, until a capture comes back another size (a resized window). */
+  private width: number;
+  private height: number;
   private lastIndex = -1;
   private latest: EncodedFrame | null = null;
   private encoding: Promise<void> = Promise.resolve();
@@ -124,6 +127,8 @@ export class StreamPipeline {
     if (!Number.isInteger(options.quality) || options.quality < 1 || options.quality > 100) {
       throw new RangeError(`quality must be an integer from 1 to 100, got ${options.quality}`);
     }
+    this.width = source.width;
+    this.height = source.height;
     const size = source.width * source.height * 3;
     this.rgb = [Buffer.allocUnsafe(size), Buffer.allocUnsafe(size)];
     this.intervalMs = 1000 / options.fps;
@@ -187,8 +192,8 @@ export class StreamPipeline {
       unchanged: this.unchanged,
       detection: this.source.detection,
       transport: this.source.transport,
-      width: this.source.width,
-      height: this.source.height,
+      width: this.width,
+      height: this.height,
       captureMs: round2(this.captureMs.value),
       convertMs: round2(this.convertMs.value),
       encodeMs: round2(this.encodeMs.value),
@@ -303,11 +308,14 @@ export class StreamPipeline {
     const t0 = performance.now();
     this.lastCaptureAt = t0;
     const picture = await this.source.capture();
-    if (picture.width !== this.source.width || picture.height !== this.source.height) {
-      throw new Error(
-        `the captured area changed size from ${this.source.width}x${this.source.height} to ` +
-          `${picture.width}x${picture.height}; restart xshot stream to follow the new size`,
-      );
+    if (picture.width !== this.width || picture.height !== this.height) {
+      // A resized window (--window): buffers of the new size (an encode in flight keeps the old one), and
+      // the next frames have it; MJPEG viewers take each JPEG at its own size.
+      this.width = picture.width;
+      this.height = picture.height;
+      const size = picture.width * picture.height * 3;
+      this.rgb = [Buffer.allocUnsafe(size), Buffer.allocUnsafe(size)];
+      this.lastIndex = -1;
     }
     const t1 = performance.now();
     this.captured++;

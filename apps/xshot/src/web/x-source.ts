@@ -1,6 +1,6 @@
-// The FrameSource of a live X display: MIT-SHM captures through @xshm/mit-shm, change detection
-// through its watchChanges() on the root (XDAMAGE; polling where damage is missing or found silent), and
-// a `lost` promise that settles the moment the X connection closes.
+// The FrameSource of a live X display: MIT-SHM captures through @xshm/mit-shm, change detection through
+// its watchChanges() on the root or the streamed window (XDAMAGE; polling where damage is missing or found
+// silent), and a `lost` promise that settles the moment the X connection closes.
 import type { ChangeWatch, Frame, WatchOptions, XConnectionError } from '@xshm/mit-shm';
 import type { ChangeDetection, FrameSource, Picture } from './source';
 
@@ -8,7 +8,7 @@ import type { ChangeDetection, FrameSource, Picture } from './source';
 export interface CaptureArea {
   region?: { x: number; y: number; width: number; height: number };
   window?: number;
-  monitor?: number;
+  monitor?: number | string;
   cursor?: boolean;
 }
 
@@ -28,7 +28,7 @@ export interface CaptureDisplay {
     y?: number;
     width?: number;
     height?: number;
-    monitor?: number;
+    monitor?: number | string;
     cursor?: boolean;
   }): Promise<CapturedFrame>;
   close(): Promise<void>;
@@ -65,7 +65,9 @@ export class XSource implements FrameSource {
    * monitor has no other cheap way to tell); that first capture is released at once.
    */
   static async open(parts: XSourceParts): Promise<XSource> {
-    const changes = await parts.display.watchChanges();
+    // On a window, its own damage: drawing in a covered or off-screen part changes nothing on the root.
+    const window = parts.area.window;
+    const changes = await parts.display.watchChanges(window === undefined ? {} : { drawable: window });
     try {
       const first = await parts.display.capture(captureOptions(parts.area));
       const { width, height } = first;

@@ -53,8 +53,8 @@ export interface DesktopOptions {
   fps: number;
   /** Show this part of the screen (root coordinates) instead of all of it. */
   region?: Rect;
-  /** Show this monitor (index as in display.monitors()). */
-  monitor?: number;
+  /** Show this monitor (an index into display.monitors(), or its name). */
+  monitor?: number | string;
 }
 
 export interface DesktopStats {
@@ -517,11 +517,12 @@ async function areaOf(display: Display, options: DesktopOptions): Promise<Rect> 
   const screen = { x: 0, y: 0, width: display.width, height: display.height };
   if (options.region) return options.region;
   if (options.monitor !== undefined) {
+    const wanted = options.monitor;
     const monitors = await display.monitors();
-    const monitor = monitors[options.monitor];
+    const monitor = typeof wanted === 'number' ? monitors[wanted] : monitors.find((m) => m.name === wanted);
     if (!monitor)
       throw new RangeError(
-        `--monitor ${options.monitor}: ${display.name} has monitors 0 to ${monitors.length - 1}`,
+        `--monitor ${wanted}: ${display.name} has ${monitors.map((m) => `${m.index} '${m.name}'`).join(', ')}`,
       );
     return { x: monitor.x, y: monitor.y, width: monitor.width, height: monitor.height };
   }
