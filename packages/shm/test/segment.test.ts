@@ -123,13 +123,25 @@ describe('attach', () => {
       // The yardstick: a fresh attachment faults once per page on first reading.
       const plain = attach({ readOnly: true });
       expect(faultsReading(plain.buffer)).toBeGreaterThan(pages * 0.9);
-      const populated = attach();
-      populated.populate();
-      expect(faultsReading(populated.buffer)).toBeLessThan(pages * 0.25);
+      // The fewest of three tries, each on a fresh attachment: another thread's burst of faults (the GC, a
+      // jest worker) lands in one try, never in all three, while populate() not working shows in every one.
+      const fewest = (measure: () => number): number => Math.min(measure(), measure(), measure());
+      expect(
+        fewest(() => {
+          const populated = attach();
+          populated.populate();
+          return faultsReading(populated.buffer);
+        }),
+      ).toBeLessThan(pages * 0.25);
       // Part of it, as a write; a length past the end stops at the end.
-      const part = attach();
-      part.populate({ length: size / 2, write: true });
-      expect(faultsReading(part.buffer.subarray(0, size / 2))).toBeLessThan(pages * 0.25);
+      let part = attach();
+      expect(
+        fewest(() => {
+          part = attach();
+          part.populate({ length: size / 2, write: true });
+          return faultsReading(part.buffer.subarray(0, size / 2));
+        }),
+      ).toBeLessThan(pages * 0.25);
       attach().populate({ length: size * 4 });
       expect(() => plain.populate({ write: true })).toThrow(/read-only attachment/);
       // Detached: nothing to map, and no error.
