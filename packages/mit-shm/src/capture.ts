@@ -2,6 +2,7 @@
 // one-shot capture into pooled memory, frames(): two buffers, the next capture always in flight, and
 // strips(): one capture in horizontal strips through two small buffers, the next strip always in flight.
 
+import { delay, untilAborted } from './abort';
 import { hasComposite, windowFrames, windowSource } from './composite';
 import type { SegmentHandle } from './display';
 import { type CursorImage, compositeCursor, type ImageLayout, type PixelFormat, strideOf } from './format';
@@ -317,36 +318,4 @@ export async function* framesOf(
     if (inFlight) await inFlight.catch(() => undefined);
     for (const slot of slots) slot.release();
   }
-}
-
-function delay(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
-}
-
-/** The promise's value, or null as soon as the signal aborts. */
-function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T | null> {
-  if (!signal) return promise;
-  if (signal.aborted) return Promise.resolve(null);
-  return new Promise<T | null>((resolve, reject) => {
-    const onAbort = (): void => resolve(null);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (err: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(err);
-      },
-    );
-  });
 }

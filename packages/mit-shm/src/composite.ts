@@ -6,6 +6,7 @@
 // `reason` says why. frames({ window }) follows the window: new sizes, DAMAGE-driven captures, and an end
 // when the window is destroyed.
 
+import { delay } from './abort';
 import type { FramesOptions, Region } from './capture';
 import { watchChanges } from './changes';
 import { XError } from './errors';
@@ -401,7 +402,7 @@ export async function* windowFrames(
         continue;
       }
       const wait = nextStart - performance.now();
-      if (wait > 0) await sleep(wait, signal);
+      if (wait > 0) await delay(wait, signal);
       if (signal?.aborted || destroyed) break;
       nextStart = Math.max(nextStart + interval, performance.now());
       changed = false;
@@ -431,7 +432,7 @@ export async function* windowFrames(
         if (err instanceof WindowNotViewableError) {
           // Mapped again: MapNotify wakes us (without DAMAGE, look again shortly).
           region = null;
-          if (!damage) await sleep(Math.max(interval, 50), signal);
+          if (!damage) await delay(Math.max(interval, 50), signal);
           continue;
         }
         throw err;
@@ -453,16 +454,4 @@ export async function* windowFrames(
 /** The errors of a window that no longer exists. */
 function isGone(err: unknown): boolean {
   return err instanceof XError && (err.error === 'BadWindow' || err.error === 'BadDrawable');
-}
-
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
 }
