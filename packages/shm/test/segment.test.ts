@@ -134,19 +134,20 @@ describe('attach', () => {
         }),
       ).toBeLessThan(pages * 0.25);
       // Part of it, as a write; a length past the end stops at the end.
-      let part = attach();
+      let part: Attachment | undefined;
       expect(
         fewest(() => {
-          part = attach();
-          part.populate({ length: size / 2, write: true });
-          return faultsReading(part.buffer.subarray(0, size / 2));
+          const fresh = attach();
+          part = fresh;
+          fresh.populate({ length: size / 2, write: true });
+          return faultsReading(fresh.buffer.subarray(0, size / 2));
         }),
       ).toBeLessThan(pages * 0.25);
       attach().populate({ length: size * 4 });
       expect(() => plain.populate({ write: true })).toThrow(/read-only attachment/);
       // Detached: nothing to map, and no error.
-      part.detach();
-      part.populate();
+      part!.detach();
+      part!.populate();
     } finally {
       for (const attachment of attached) attachment.detach();
       seg.destroy();
