@@ -14,12 +14,12 @@ import {
   openClipboard,
   openInput,
 } from '@xshm/mit-shm';
-import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import sharp from 'sharp';
 import { WebSocket as NodeSocket } from 'ws';
 import { checkControl, RemoteDesktop } from '../src/web/remote/desktop';
 import { type StreamServer, startStreamServer } from '../src/web/server';
-import { delay, FakeSource, startTestXvfb, type TestXvfb } from './stream-helpers';
+import { delay, FakeSource, launchChromium, startTestXvfb, type TestXvfb } from './stream-helpers';
 import { runXshot } from './x-helpers';
 
 jest.setTimeout(60_000);
@@ -33,6 +33,7 @@ const scratch = mkdtempSync(join(tmpdir(), 'xshot-desktop-'));
 let xvfb: TestXvfb;
 let painter: Display;
 let xterm: ChildProcess;
+let chromium: Awaited<ReturnType<typeof launchChromium>> | undefined;
 let browser: BrowserContext;
 
 interface Served {
@@ -169,25 +170,12 @@ beforeAll(async () => {
       return null;
     }
   });
-  browser = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), 'xshot-chromium-')), {
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    viewport: { width: 1000, height: 600 },
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  chromium = await launchChromium({ width: 1000, height: 600 });
+  browser = chromium.browser;
 });
 
 afterAll(async () => {
-  await browser?.close();
+  await chromium?.close();
   xterm?.kill();
   await painter?.close();
   await xvfb?.stop();

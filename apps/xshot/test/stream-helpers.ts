@@ -1,9 +1,13 @@
 // Shared by the stream tests: an HTTP client that splits /stream.mjpeg into frames, plain GETs,
 // and a FrameSource whose pictures and "damage" the test controls.
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { type ClientRequest, get, type IncomingMessage } from 'node:http';
 import { connect, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Readable } from 'node:stream';
+import type { BrowserContext } from 'playwright-core';
 import type { ChangeDetection, FrameSource, Picture } from '../src/web/source';
 
 export interface Fetched {
@@ -376,4 +380,38 @@ export async function segmentsCreatedBy(pid: number): Promise<number[]> {
       ids.push(Number(fields[0]));
   }
   return ids;
+}
+
+/**
+ * Debian's headless Chromium in a fresh profile, with the flags this machine needs (no background
+ * networking: its connections are refused here). close() ends it, then removes the profile.
+ */
+export async function launchChromium(viewport: {
+  width: number;
+  height: number;
+}): Promise<{ browser: BrowserContext; close(): Promise<void> }> {
+  const { chromium } = require('playwright-core') as typeof import('playwright-core');
+  const profile = mkdtempSync(join(tmpdir(), 'xshot-chromium-'));
+  const browser = await chromium.launchPersistentContext(profile, {
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    viewport,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+  return {
+    browser,
+    async close() {
+      await browser.close();
+      rmSync(profile, { recursive: true, force: true });
+    },
+  };
 }

@@ -1,11 +1,10 @@
 // `xshot stream` against a real Xvfb (1920x1080x24, and 16-bit for the pixel check): pixels of
 // /frame.png against ImageMagick's `import`, frames while the screen changes, no encodes while it
 // does not, nothing captured without a viewer, segments released, and the viewer page in Chromium.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type Display, type ShmImage } from '@xshm/mit-shm';
-import { chromium } from 'playwright-core';
 import sharp from 'sharp';
 import { openDisplaySource } from '../src/web/open-display';
 import { type StreamServer, startStreamServer } from '../src/web/server';
@@ -13,6 +12,7 @@ import type { XSource } from '../src/web/x-source';
 import {
   delay,
   fetchUrl,
+  launchChromium,
   MjpegReader,
   run,
   segmentsCreatedBy,
@@ -133,22 +133,7 @@ describe('serving a 1920x1080 display', () => {
   });
 
   test('the viewer page in headless Chromium shows the live picture at 1920x1080', async () => {
-    const userDataDir = mkdtempSync(join(tmpdir(), 'xshot-chromium-'));
-    const browser = await chromium.launchPersistentContext(userDataDir, {
-      executablePath: '/usr/bin/chromium',
-      headless: true,
-      viewport: { width: 960, height: 540 },
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    const { browser, close } = await launchChromium({ width: 960, height: 540 });
     try {
       const page = await browser.newPage();
       await paint({ r: 0, g: 200, b: 0 });
@@ -185,8 +170,7 @@ describe('serving a 1920x1080 display', () => {
       await page.waitForFunction(`document.body.dataset.state === 'stopped'`, undefined, { timeout: 10_000 });
       expect(await page.isVisible('#message')).toBe(true);
     } finally {
-      await browser.close();
-      rmSync(userDataDir, { recursive: true, force: true });
+      await close();
     }
   });
 
