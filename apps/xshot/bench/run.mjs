@@ -7,7 +7,7 @@
 // the table gives medians, file sizes, PSNR and each tool's time as a multiple of xshot's.
 // Needs a build first (`pnpm build`); run with `pnpm bench` or `node bench/run.mjs [rounds]`.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -35,6 +35,11 @@ try {
   const noise = join(folder, 'noise.png');
   const painted = spawnSync('convert', ['-size', '1920x1080', 'plasma:fractal', '-depth', '8', noise]);
   spawnSync('display', ['-display', xvfb.display, '-window', 'root', picture]);
+  // The picture as the BGRX frame a capture gives, for the Node floor row (bench/jpeg-floor.mjs).
+  const frame = join(folder, 'desktop.bgrx');
+  const rgba = await sharp(picture).ensureAlpha().raw().toBuffer();
+  for (let i = 0; i < rgba.length; i += 4) [rgba[i], rgba[i + 2]] = [rgba[i + 2], rgba[i]];
+  writeFileSync(frame, rgba);
 
   // NODE_EXTRA_CA_CERTS makes Node parse a CA bundle at start-up (~45 ms on the reference machine, where
   // the environment sets it); xshot makes no TLS connection, and a fresh machine does not set it.
@@ -101,6 +106,15 @@ try {
       args: [bin, 'shot', out('xshot-sharp.jpg'), '-q', '80'],
       env: { XSHOT_TURBOJPEG: '/nonexistent/libturbojpeg.so.0' },
       file: out('xshot-sharp.jpg'),
+    },
+    // References for what Node itself costs: starting, and the floor of a JPEG shot without X or xshot.
+    { tool: 'node -e 0', format: 'jpeg', cmd: node, args: ['-e', '0'] },
+    {
+      tool: 'node floor (no X)',
+      format: 'jpeg',
+      cmd: node,
+      args: [join(here, 'jpeg-floor.mjs'), frame, '1920', '1080', '80', out('floor.jpg')],
+      file: out('floor.jpg'),
     },
     {
       tool: 'scrot',
@@ -216,6 +230,10 @@ async function tabulate(rows, picture, cases, reference) {
     const ours = median(ofFormat.find((c) => c.tool === 'xshot').times);
     for (const c of ofFormat) {
       const time = median(c.times);
+      if (!c.file) {
+        rows.push([picture, c.tool, format, time.toFixed(1), '-', '-', (time / ours).toFixed(2)]);
+        continue;
+      }
       const actual = await sharp(c.file).removeAlpha().raw().toBuffer();
       rows.push([
         picture,

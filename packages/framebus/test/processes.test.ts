@@ -31,7 +31,7 @@ test('every frame two Node readers and a Python reader read equals what the prod
       height: 90,
       content: 'random',
       frames: 30,
-      intervalMs: 15,
+      intervalMs: 30,
       waitForGo: true,
     }),
   );
@@ -57,8 +57,10 @@ test('every frame two Node readers and a Python reader read equals what the prod
     const numbers = read.map(([frame]) => frame);
     expect(numbers).toEqual([...numbers].sort((a, b) => a - b));
   }
-  // The unhurried Node reader keeps up with a frame every 15 ms (it may skip one while its waiter
-  // thread starts, or a few when the machine is busy: newest-first means skipping, never queueing).
+  // The unhurried Node reader keeps up with a frame every 30 ms (it may skip one while its waiter
+  // thread starts, or a few when the machine is busy: newest-first means skipping, never queueing). At
+  // 15 ms a machine running four test files at once made it miss half of them; the wake-up latency itself
+  // is measured by the bench.
   expect(framesOf(readers[0]!.lines).length).toBeGreaterThanOrEqual(15);
   expect(segmentKeys()).not.toContain(key);
 });
