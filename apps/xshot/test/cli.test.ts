@@ -212,6 +212,7 @@ describe('what a command loads', () => {
     ['--version'],
     ['shot', '--version'],
     ['stream', '--version'],
+    ['stream', '--help'],
     ['shot', '--help'],
     ['view', '--help'],
     ['mirror', '--help'],

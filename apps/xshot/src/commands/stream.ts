@@ -14,8 +14,8 @@ import {
   selectionOptions,
   UsageError,
 } from '../options';
-import { openDisplaySource } from '../web/open-display';
-import { checkControl, DESKTOP_PATH, RemoteDesktop } from '../web/remote/desktop';
+import type * as OpenDisplay from '../web/open-display';
+import type * as Desktop from '../web/remote/desktop';
 import {
   DEFAULT_HOST,
   DEFAULT_PORT,
@@ -45,6 +45,17 @@ export interface StreamOptions extends SelectionOptions {
 /** What ended a stream, and the exit code it gives. */
 type Ending = { code: number; message?: string };
 
+/**
+ * The parts that connect to X and serve the desktop (mit-shm, x11, koffi, ws), loaded when a stream starts
+ * rather than for `xshot stream --help`.
+ */
+function loadServing(): typeof OpenDisplay & typeof Desktop {
+  return {
+    ...(require('../web/open-display') as typeof OpenDisplay),
+    ...(require('../web/remote/desktop') as typeof Desktop),
+  };
+}
+
 export async function stream(options: StreamOptions): Promise<number> {
   const selections = [options.region, options.window, options.monitor].filter((v) => v !== undefined);
   if (selections.length > 1) {
@@ -57,10 +68,11 @@ export async function stream(options: StreamOptions): Promise<number> {
   const token = options.token === false ? undefined : (options.token ?? generateToken());
   const host = options.host ?? DEFAULT_HOST;
 
+  const { checkControl, DESKTOP_PATH, openDisplaySource, RemoteDesktop } = loadServing();
   const controlProblem = checkControl({ ...options, token });
   if (controlProblem) throw new UsageError(controlProblem);
 
-  let source: Awaited<ReturnType<typeof openDisplaySource>>;
+  let source: Awaited<ReturnType<typeof OpenDisplay.openDisplaySource>>;
   try {
     source = await openDisplaySource({
       ...(options.display !== undefined ? { display: options.display } : {}),
@@ -76,7 +88,7 @@ export async function stream(options: StreamOptions): Promise<number> {
   }
 
   // The remote desktop (/desktop): the whole screen, a --region or a --monitor; a --window is MJPEG only.
-  let desktop: RemoteDesktop | undefined;
+  let desktop: Desktop.RemoteDesktop | undefined;
   if (options.window === undefined) {
     try {
       desktop = await RemoteDesktop.open({

@@ -3,7 +3,7 @@
 // listener. It runs only while something wants pictures (a viewer, a pending /frame request), and
 // in `damage` mode only when the source says the picture changed.
 import { performance } from 'node:perf_hooks';
-import sharp from 'sharp';
+import { loadSharp } from '../encode';
 import type { ChangeDetection, FrameSource } from './source';
 
 /** A JPEG ready to send, with the epoch time (ms, sub-ms precision) its capture started. */
@@ -364,7 +364,7 @@ export class StreamPipeline {
     const t0 = performance.now();
     let jpeg: Buffer;
     try {
-      jpeg = await sharp(rgb, { raw: { width, height, channels: 3 } })
+      jpeg = await loadSharp()(rgb, { raw: { width, height, channels: 3 } })
         .jpeg({ quality: this.options.quality })
         .toBuffer();
     } catch (error) {

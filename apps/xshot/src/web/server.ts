@@ -5,7 +5,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { type AddressInfo, isIP, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import sharp from 'sharp';
+import { loadSharp } from '../encode';
 import { type FanOutStats, MJPEG_BOUNDARY, MjpegFanOut } from './mjpeg';
 import { type PipelineOptions, type PipelineStats, StreamPipeline } from './pipeline';
 import type { RemoteDesktop } from './remote/desktop';
@@ -143,7 +143,7 @@ export async function startStreamServer(options: StreamServerOptions): Promise<S
   const nextPng = coalesced(async (): Promise<Buffer> => {
     const { rgb, width, height } = await pipeline.snapshot();
     pngEncoded++;
-    return sharp(rgb, { raw: { width, height, channels: 3 } })
+    return loadSharp()(rgb, { raw: { width, height, channels: 3 } })
       .png({ compressionLevel: PNG_COMPRESSION_LEVEL })
       .toBuffer();
   });
