@@ -61,6 +61,11 @@ export class Keymap {
     return this.minKeycode + this.#rows.length - 1;
   }
 
+  /** The keysym of `keycode` at `level` (0: unshifted), or 0 (NoSymbol). */
+  keysymAt(keycode: number, level = 0): number {
+    return this.#rows[keycode - this.minKeycode]?.[level] ?? NO_SYMBOL;
+  }
+
   /** The keysyms of a keycode (level 0 first), empty when it has none. */
   keysyms(keycode: number): number[] {
     return (this.#rows[keycode - this.minKeycode] ?? []).filter((k) => k !== NO_SYMBOL);
@@ -302,7 +307,8 @@ export function readKeymap(display: Display): Promise<Keymap> {
   return keymapOf(sessionOf(display).wire);
 }
 
-async function keymapOf(wire: Wire): Promise<Keymap> {
+/** @internal The keymap through a session's wire (windows name their key events with it). */
+export async function keymapOf(wire: Wire): Promise<Keymap> {
   wire.ensureOpen('readKeymap');
   const { min_keycode: first, max_keycode: last } = wire.setup;
   const rows = await wire.call<number[][]>('GetKeyboardMapping', (cb) =>

@@ -2,6 +2,7 @@
 
 import { EventEmitter } from 'node:events';
 import { checkInt } from './image';
+import { type Keymap, keymapOf } from './input';
 import type { Closable, Session } from './session';
 import type { X11Event } from './x11-types';
 
@@ -104,7 +105,7 @@ export class XWindow extends EventEmitter<XWindowEvents> {
     width: number,
     height: number,
     deleteAtom: number,
-    keymap: KeyMap,
+    keymap: Keymap,
   ) {
     super();
     this.#session = session;
@@ -121,7 +122,7 @@ export class XWindow extends EventEmitter<XWindowEvents> {
         this.emit('expose', { x: e.x, y: e.y, width: e.width, height: e.height, count: e.count });
       } else if ((ev.name === 'KeyPress' || ev.name === 'KeyRelease') && ev.wid === id) {
         const keycode = ev.keycode as number;
-        const keysym = keymap.keysym(keycode);
+        const keysym = keymap.keysymAt(keycode);
         const key = { keycode, keysym, key: keyName(keysym), state: (ev.buttons as number) ?? 0 };
         this.emit(ev.name === 'KeyPress' ? 'keypress' : 'keyrelease', key);
       } else if (
@@ -213,18 +214,6 @@ function keyName(keysym: number): string {
   return KEY_NAMES[keysym] ?? `keysym-0x${keysym.toString(16)}`;
 }
 
-interface KeyMap {
-  keysym(keycode: number): number;
-}
-
-async function keyMap(session: Session): Promise<KeyMap> {
-  const { min_keycode: first, max_keycode: last } = session.wire.setup;
-  const rows = await session.wire.call<number[][]>('GetKeyboardMapping', (cb) =>
-    session.wire.client.GetKeyboardMapping(first, last - first + 1, cb),
-  );
-  return { keysym: (keycode) => rows[keycode - first]?.[0] ?? 0 };
-}
-
 function writeTitle(session: Session, id: number, title: string, netWmName: number, utf8: number): void {
   const client = session.wire.client;
   client.ChangeProperty(0, id, client.atoms.WM_NAME!, client.atoms.STRING!, 8, Buffer.from(title, 'latin1'));
@@ -245,7 +234,7 @@ export async function createWindow(session: Session, options: WindowOptions): Pr
   const [protocols, deleteWindow, netWmName, utf8] = await Promise.all(
     ['WM_PROTOCOLS', 'WM_DELETE_WINDOW', '_NET_WM_NAME', 'UTF8_STRING'].map((name) => wire.internAtom(name)),
   );
-  const keymap = await keyMap(session);
+  const keymap = await keymapOf(session.wire);
   const id = wire.allocId();
   const title = options.title ?? 'xshm';
   const window = new XWindow(session, id, options.width, options.height, deleteWindow!, keymap);
