@@ -41,6 +41,11 @@ export interface TurboJPEG {
   readonly name: string;
   /** A baseline JPEG of `image` at `quality` (1-100). */
   encode(image: EncodableImage, quality: number): Buffer;
+  /**
+   * A baseline JPEG of packed 8-bit RGB rows, encoded on a worker thread (koffi's async call), so a stream
+   * captures the next frame while this one encodes. Calls may overlap: each holds its own compressor.
+   */
+  encodeRGB(rgb: Buffer, width: number, height: number, quality: number): Promise<Buffer>;
 }
 
 type Handle = bigint;
@@ -63,6 +68,11 @@ interface TurboJPEGFunctions {
   error: (handle: Handle) => string;
 }
 
+/** koffi's asynchronous form of a function: the same arguments, then a Node-style callback. */
+type Async<F> = F extends (...args: infer A) => infer R
+  ? { async(...args: [...A, (error: unknown, result: R) => void]): void }
+  : never;
+
 /**
  * TurboJPEG from `library` (default: $XSHOT_TURBOJPEG, else libturbojpeg.so.0), or the Error that says why
  * it could not be loaded. Loaded once per process and path.
@@ -83,10 +93,46 @@ function bind(lib: Library, library: string): TurboJPEG {
     free: lib.func('void tjFree(void *buffer)'),
     error: lib.func('const char *tjGetErrorStr2(void *handle)'),
   };
+  const compressAsync = c.compress as unknown as Async<TurboJPEGFunctions['compress']>;
   let handle: Handle | undefined;
   const out = new BigUint64Array(2);
+  /** Compressors of finished encodeRGB calls, for the next ones (a handle is one thread's at a time). */
+  const idle: Handle[] = [];
   return {
     name: `libjpeg-turbo (${library})`,
+    encodeRGB(rgb, width, height, quality) {
+      const own = idle.pop() ?? c.init();
+      if (own === null)
+        return Promise.reject(new Error(`${library}: tjInitCompress failed (out of memory?)`));
+      const result = new BigUint64Array(2);
+      return new Promise((resolve, reject) => {
+        compressAsync.async(
+          own,
+          rgb,
+          width,
+          width * 3,
+          height,
+          TJPF_RGB,
+          result.subarray(0, 1),
+          result.subarray(1, 2),
+          TJSAMP_420,
+          quality,
+          TJ_FLAGS,
+          (error, status) => {
+            const [address, size] = [result[0]!, Number(result[1]!)];
+            try {
+              if (error) reject(error);
+              else if (status !== 0)
+                reject(new Error(`${library}: tjCompress2 of ${width}x${height} failed: ${c.error(own)}`));
+              else resolve(copyOut(address, size));
+            } finally {
+              if (address !== 0n) c.free(address);
+              idle.push(own);
+            }
+          },
+        );
+      });
+    },
     encode(image, quality) {
       handle ??= c.init() ?? undefined;
       if (handle === undefined) throw new Error(`${library}: tjInitCompress failed (out of memory?)`);

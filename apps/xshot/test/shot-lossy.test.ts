@@ -6,6 +6,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startXvfb, type Xvfb } from '@xshm/mit-shm';
+import sharp from 'sharp';
+import { turboJPEG } from '../src/jpeg';
 import { importWindow, paintRoot, rgbOf, runXshot, testPicture } from './x-helpers';
 
 jest.setTimeout(60_000);
@@ -94,5 +96,46 @@ describe.each([
     // The test picture's fine colour detail is what 4:2:0 chroma loses at any quality (~25 dB at q95).
     expect(sizes[1]).toBeGreaterThan(sizes[0]! * 1.5);
     expect(psnr[1]).toBeGreaterThan(psnr[0]!);
+  });
+});
+
+describe("TurboJPEG's encodeRGB (the stream's encoder, on a worker thread)", () => {
+  const width = 320;
+  const height = 200;
+  const smooth = Buffer.alloc(width * height * 3);
+  for (let y = 0; y < height; y++)
+    for (let x = 0; x < width; x++) smooth.set([x & 0xff, y, (x + y) >> 1], (y * width + x) * 3);
+  const png = () =>
+    sharp(smooth, { raw: { width, height, channels: 3 } })
+      .png()
+      .toBuffer();
+
+  test('overlapping calls each give a JPEG of its own picture, closer at a higher quality', async () => {
+    const library = turboJPEG();
+    if (library instanceof Error) throw library; // setup.sh installs libturbojpeg0
+    const reversed = Buffer.from(smooth).reverse(); // another picture (BGR, upside down and mirrored)
+    const [low, high, other] = await Promise.all([
+      library.encodeRGB(smooth, width, height, 30),
+      library.encodeRGB(smooth, width, height, 95),
+      library.encodeRGB(reversed, width, height, 95),
+    ]);
+    for (const jpeg of [low, high, other]) expect(jpeg.subarray(0, 2)).toEqual(Buffer.from([0xff, 0xd8]));
+    const [psnrLow, psnrHigh, psnrOther] = [
+      await psnrOf(low, await png()),
+      await psnrOf(high, await png()),
+      await psnrOf(other, await png()),
+    ];
+    expect(psnrHigh).toBeGreaterThan(35);
+    expect(psnrLow).toBeLessThan(psnrHigh);
+    expect(psnrOther).toBeLessThan(20); // not the first picture's bytes
+    expect(high.length).toBeGreaterThan(low.length);
+  });
+
+  test('a bad size is an error, and the compressor is usable after it', async () => {
+    const library = turboJPEG();
+    if (library instanceof Error) throw library;
+    await expect(library.encodeRGB(smooth, 0, height, 80)).rejects.toThrow(/tjCompress2 of 0x200 failed/);
+    const jpeg = await library.encodeRGB(smooth, width, height, 90);
+    expect(await psnrOf(jpeg, await png())).toBeGreaterThan(35);
   });
 });

