@@ -247,7 +247,7 @@ export async function startPainter(display, fps) {
 
 /**
  * Headless Debian Chromium through playwright-core, closed at cleanup. `newPage()` gives each page a
- * context of its own (no shared cache or storage between clients) of `viewport` size.
+ * context of its own (no shared cache or storage between clients) of `viewport` size, or its own.
  */
 export async function launchChromium(viewport) {
   const { chromium } = require('playwright-core');
@@ -273,8 +273,8 @@ export async function launchChromium(viewport) {
     browser,
     /** The browser's process (its renderers are its descendants), for its CPU time. */
     pid: childPid('chromium'),
-    async newPage() {
-      const context = await browser.newContext({ viewport });
+    async newPage(size = viewport) {
+      const context = await browser.newContext({ viewport: size });
       const page = await context.newPage();
       page.once('close', () => void context.close().catch(() => {}));
       return page;
