@@ -3,23 +3,28 @@
 // delivered to 1 and to 10 viewers, capture-to-socket latency, CPU per frame, idle CPU, and the
 // same screen through `ffmpeg -f x11grab ... -f mpjpeg` in the same run. Prints a table.
 // Needs a build first (it runs bin/xshot.js over dist/). Usage: node bench/stream.mjs [--seconds N]
-import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
 import { get } from 'node:http';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import {
+  BIN,
+  PartCounter,
+  requireBuild,
+  requireTools,
+  runBench,
+  sleep,
+  startPainter as startPainterAt,
+  startProcess,
+  startXvfb,
+  stopProcess,
+  cpuSeconds as treeCpuSeconds,
+  waitForOutput,
+} from './harness.mjs';
 
-const here = dirname(fileURLToPath(import.meta.url));
-if (!existsSync(join(here, '..', 'dist', 'commands', 'stream.js'))) {
-  console.error('xshot stream bench: dist/ is missing; run `pnpm build` first');
-  process.exit(1);
-}
-const require = createRequire(import.meta.url);
-const { startXvfb } = require('@xshm/mit-shm');
+requireBuild('xshot stream bench', 'commands/stream.js');
+requireTools('xshot stream bench', [
+  ['Xvfb', 'xvfb'],
+  ['ffmpeg', 'ffmpeg'],
+]);
 
-const BIN = join(here, '..', 'bin', 'xshot.js');
-const PAINTER = join(here, 'stream-painter.mjs');
 const WIDTH = 1920;
 const HEIGHT = 1080;
 const QUALITY = 80;
@@ -34,16 +39,8 @@ const FFMPEG_QSCALE = 8;
 const secondsArg = process.argv.indexOf('--seconds');
 const SECONDS = secondsArg > 0 ? Number(process.argv[secondsArg + 1]) : 5;
 const WARMUP_MS = 1500;
-const TICKS = 100; // USER_HZ on Linux: /proc/PID/stat counts CPU time in 1/100 s
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
 /** CPU seconds (user + system) a process has used so far. */
-function cpuSeconds(pid) {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / TICKS;
-}
+const cpuSeconds = (pid) => treeCpuSeconds([pid]);
 
 function fetchJson(url) {
   return new Promise((resolve, reject) => {
@@ -57,28 +54,6 @@ function fetchJson(url) {
   });
 }
 
-/** Counts the parts of a multipart stream (split on its boundary line) and their bytes. */
-class PartCounter {
-  constructor(boundary) {
-    this.delimiter = Buffer.from(`\r\n--${boundary}`);
-    this.parts = 0;
-    this.bytes = 0;
-    this.tail = Buffer.alloc(0);
-  }
-  take(chunk) {
-    this.bytes += chunk.length;
-    const data = this.tail.length ? Buffer.concat([this.tail, chunk]) : chunk;
-    let from = 0;
-    for (;;) {
-      const at = data.indexOf(this.delimiter, from);
-      if (at < 0) break;
-      this.parts++;
-      from = at + this.delimiter.length;
-    }
-    this.tail = data.subarray(Math.max(from, data.length - this.delimiter.length));
-  }
-}
-
 function openViewer(url) {
   const counter = new PartCounter('xshotframe');
   const request = get(url, (response) => response.on('data', (chunk) => counter.take(chunk)));
@@ -86,37 +61,7 @@ function openViewer(url) {
   return { counter, close: () => request.destroy() };
 }
 
-function startProcess(command, args) {
-  const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr.on('data', (chunk) => {
-    stderr += chunk;
-  });
-  child.exited = new Promise((resolve) => child.once('exit', resolve));
-  child.errors = () => stderr;
-  return child;
-}
-
-async function firstLine(child, pattern) {
-  let out = '';
-  for await (const chunk of child.stdout) {
-    out += chunk;
-    const match = pattern.exec(out);
-    if (match) return match;
-  }
-  throw new Error(`no ${pattern} from ${child.spawnargs.join(' ')}: ${out} ${child.errors()}`);
-}
-
-async function startPainter(display) {
-  const painter = startProcess(process.execPath, [PAINTER, display, String(PAINT_FPS)]);
-  await firstLine(painter, /ready/);
-  return painter;
-}
-
-async function stopProcess(child, signal = 'SIGTERM') {
-  if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-  await child.exited;
-}
+const startPainter = (display) => startPainterAt(display, PAINT_FPS);
 
 /** Measures `viewers` viewers of the stream over SECONDS, after a warm-up. */
 async function measureStream(streamPid, url, viewers, xvfbPid) {
@@ -170,11 +115,15 @@ async function measureIdle(streamPid, url, viewers) {
 }
 
 async function measureFfmpeg(display, xvfbPid, fps) {
-  const ffmpeg = startProcess('ffmpeg', [
-    ...['-hide_banner', '-loglevel', 'error', '-f', 'x11grab', '-framerate', String(fps)],
-    ...['-video_size', `${WIDTH}x${HEIGHT}`, '-i', display],
-    ...['-f', 'mpjpeg', '-q:v', String(FFMPEG_QSCALE), 'pipe:1'],
-  ]);
+  const ffmpeg = startProcess(
+    'ffmpeg',
+    [
+      ...['-hide_banner', '-loglevel', 'error', '-f', 'x11grab', '-framerate', String(fps)],
+      ...['-video_size', `${WIDTH}x${HEIGHT}`, '-i', display],
+      ...['-f', 'mpjpeg', '-q:v', String(FFMPEG_QSCALE), 'pipe:1'],
+    ],
+    { rawStdout: true },
+  );
   const counter = new PartCounter('ffmpeg');
   ffmpeg.stdout.on('data', (chunk) => counter.take(chunk));
   await sleep(WARMUP_MS);
@@ -211,22 +160,20 @@ function startStream(display, fps) {
   ]);
 }
 
-const xvfb = await startXvfb({ width: WIDTH, height: HEIGHT, depth: 24 });
-let stream = startStream(xvfb.display, FPS);
-let painter;
-try {
-  const [, url] = await firstLine(stream, /at (http:\/\/\S+)/);
-  painter = await startPainter(xvfb.display);
+await runBench('xshot stream bench', async () => {
+  const xvfb = await startXvfb({ width: WIDTH, height: HEIGHT, depth: 24 });
+  let stream = startStream(xvfb.display, FPS);
+  const [, url] = await waitForOutput(stream, /at (http:\/\/\S+)/);
+  let painter = await startPainter(xvfb.display);
   const one = await measureStream(stream.pid, url, 1, xvfb.pid);
   const ten = await measureStream(stream.pid, url, 10, xvfb.pid);
-  await stopProcess(painter);
-  painter = undefined;
+  await painter.stop();
   const idleViewer = await measureIdle(stream.pid, url, 1);
   const idleNobody = await measureIdle(stream.pid, url, 0);
   await stopProcess(stream, 'SIGINT');
 
   stream = startStream(xvfb.display, FAST_FPS);
-  const [, fastUrl] = await firstLine(stream, /at (http:\/\/\S+)/);
+  const [, fastUrl] = await waitForOutput(stream, /at (http:\/\/\S+)/);
   painter = await startPainter(xvfb.display);
   const fast = await measureStream(stream.pid, fastUrl, 1, xvfb.pid);
   await stopProcess(stream, 'SIGINT');
@@ -280,8 +227,4 @@ try {
       `${idleViewer.encoded} encodes in ${SECONDS} s; no viewer ${f1(idleNobody.cpuPercent)} % CPU, ` +
       `${idleNobody.captured} captures`,
   );
-} finally {
-  if (painter) await stopProcess(painter);
-  await stopProcess(stream, 'SIGINT');
-  await xvfb.stop();
-}
+});
