@@ -63,6 +63,16 @@ const MAX_VIEWER_MESSAGE = 256 * 1024;
 const LOSSY_SHARE = 1 / 4;
 /** How long the screen must be still before tiles sent as JPEG are sent again losslessly. */
 const REFRESH_MS = 200;
+/**
+ * A viewer whose page would take longer than this from sending a whole-size JPEG of the area to its
+ * acknowledgement (estimated from its last ones, per decoded pixel) gets it at half size. The acknowledgement
+ * comes once drawn, behind the update before it: 70 ms is the capture rate (30/s) with two in flight. A
+ * headless Chromium on the shared 2-core VM took 90-170 ms to decode and draw one 1080p JPEG, so it drew 3
+ * updates/s at whole size.
+ */
+const LOSSY_BUDGET_MS = 70;
+/** Lossy updates smaller than this are not timed for LOSSY_BUDGET_MS. */
+const MIN_SAMPLE_PIXELS = 100_000;
 
 export interface DesktopOptions {
   /** Default: $DISPLAY. */
@@ -97,7 +107,10 @@ interface Viewer {
   readonly lossy: TileSet;
   /** The screen has been still since `lossy` was last added to: refresh it when ready. */
   refresh: boolean;
-  inFlight: number;
+  /** Updates sent and not yet acknowledged: when, and how many JPEG pixels of lossy updates they carry. */
+  readonly inFlight: { sentAt: number; lossyPixels: number }[];
+  /** Milliseconds from sending a lossy update to its acknowledgement, per megapixel (a running mean). */
+  msPerMegapixel: number;
   sending: boolean;
   /** Keysyms and buttons this viewer holds down: released when it goes. */
   readonly keys: Set<number>;
@@ -127,6 +140,9 @@ export class RemoteDesktop {
   readonly #input: Input | null;
   readonly #clipboard: Clipboard | null;
   readonly #screen: ScreenCopy;
+  /** The capture loop's: tiles DAMAGE reported, and tiles whose pixels changed, reused every capture. */
+  readonly #damaged: TileSet;
+  readonly #changed: TileSet;
   readonly #sockets = new WebSocketServer({ noServer: true, maxPayload: MAX_VIEWER_MESSAGE });
   readonly #viewers = new Set<Viewer>();
   /** True while the screen copy is not known to be current (no viewer kept the capture loop running). */
@@ -161,6 +177,8 @@ export class RemoteDesktop {
     this.#input = input;
     this.#clipboard = clipboard;
     this.#screen = new ScreenCopy(area.width, area.height);
+    this.#damaged = new TileSet(area.width, area.height);
+    this.#changed = new TileSet(area.width, area.height);
     this.lost = display.lost;
     clipboard?.onChange(() => void this.#shareClipboard());
     this.#loopDone = this.#loop().catch(() => {});
@@ -258,7 +276,8 @@ export class RemoteDesktop {
       dirty: new TileSet(this.width, this.height),
       lossy: new TileSet(this.width, this.height),
       refresh: false,
-      inFlight: 0,
+      inFlight: [],
+      msPerMegapixel: 0,
       sending: false,
       keys: new Set(),
       buttons: new Set(),
@@ -310,7 +329,12 @@ export class RemoteDesktop {
       return;
     }
     if (message.t === 'ack') {
-      viewer.inFlight = Math.max(0, viewer.inFlight - 1);
+      const update = viewer.inFlight.shift();
+      // Small JPEGs are mostly the round trip, which says nothing of the cost of a large one.
+      if (update && update.lossyPixels >= MIN_SAMPLE_PIXELS) {
+        const sample = (performance.now() - update.sentAt) / (update.lossyPixels / 1e6);
+        viewer.msPerMegapixel = viewer.msPerMegapixel === 0 ? sample : viewer.msPerMegapixel * 0.7 + sample * 0.3;
+      }
       this.#pump(viewer);
       return;
     }
@@ -434,7 +458,8 @@ export class RemoteDesktop {
       const pause = lastCapture + interval - performance.now();
       if (pause > 0) await new Promise((resolve) => setTimeout(resolve, pause));
       lastCapture = performance.now();
-      const damaged = new TileSet(this.width, this.height);
+      const damaged = this.#damaged;
+      damaged.clear();
       for (const rect of this.#watch.take())
         damaged.addRect({ ...rect, x: rect.x - this.#origin.x, y: rect.y - this.#origin.y });
       const bounds = damaged.bounds();
@@ -447,7 +472,8 @@ export class RemoteDesktop {
 
   /** Captures `rects` into the screen copy; the tiles that really changed go to every viewer. */
   async #capture(rects: Rect[]): Promise<void> {
-    const changed = new TileSet(this.width, this.height);
+    const changed = this.#changed;
+    changed.clear();
     for (const rect of rects) {
       const frame = await this.#display.capture({
         x: this.#origin.x + rect.x,
@@ -500,7 +526,8 @@ export class RemoteDesktop {
         const area = dirty.crop(bounds);
         lossy.addRect(area);
         this.#armRefresh();
-        next = { rects: [area], mode: 'lossy' };
+        const wholeMs = (viewer.msPerMegapixel * area.width * area.height) / 1e6;
+        next = { rects: [area], mode: wholeMs > LOSSY_BUDGET_MS ? 'lossy-half' : 'lossy' };
       } else next = { rects: dirty.rects().map((rect) => dirty.crop(rect)), mode: 'auto' };
       dirty.clear();
       return next;
@@ -520,7 +547,7 @@ export class RemoteDesktop {
     if (
       this.#stale ||
       viewer.sending ||
-      viewer.inFlight >= MAX_IN_FLIGHT ||
+      viewer.inFlight.length >= MAX_IN_FLIGHT ||
       socket.readyState !== socket.OPEN ||
       socket.bufferedAmount > MAX_BUFFERED
     )
@@ -539,7 +566,7 @@ export class RemoteDesktop {
         const message = updateMessage(await deflatePiece(viewer.deflate, plain), tail);
         viewer.sending = false;
         if (socket.readyState !== socket.OPEN) return;
-        viewer.inFlight++;
+        viewer.inFlight.push({ sentAt: performance.now(), lossyPixels: lossyPixelsOf(encoded) });
         this.#stats.updates++;
         this.#stats.rects += encoded.length;
         this.#stats.bytesSent += message.length;
@@ -592,6 +619,15 @@ export function checkControl(options: {
       'drop --no-token (or give --token SECRET), or listen on 127.0.0.1'
     );
   return null;
+}
+
+/** JPEG pixels the page decodes for these rectangles. */
+function lossyPixelsOf(rects: EncodedRect[]): number {
+  let pixels = 0;
+  for (const rect of rects)
+    if (rect.encoding === 'jpeg') pixels += rect.width * rect.height;
+    else if (rect.encoding === 'jpeg-half') pixels += Math.ceil(rect.width / 2) * Math.ceil(rect.height / 2);
+  return pixels;
 }
 
 /**

@@ -13,9 +13,10 @@ import type { Rect, ScreenCopy } from './tiles';
 /**
  * The encoding byte of a rectangle (the page's decoder has the same table). `png` is no longer sent (kept so
  * the numbers stay put); `zlib` is raw RGB through the viewer's deflate stream; `palette` is a palette and
- * packed indices through it.
+ * packed indices through it; `jpeg-half` is a JPEG of the rectangle at half its width and height (rounded
+ * up), which the page draws stretched to the rectangle.
  */
-export const ENCODING = { png: 0, jpeg: 1, zlib: 2, palette: 3 } as const;
+export const ENCODING = { png: 0, jpeg: 1, zlib: 2, palette: 3, 'jpeg-half': 4 } as const;
 export type Encoding = keyof typeof ENCODING;
 
 export interface EncodedRect extends Rect {
@@ -25,10 +26,11 @@ export interface EncodedRect extends Rect {
 
 /**
  * How a rectangle may be sent. `auto`: by its content. `lossy`: JPEG whatever it shows (full-screen motion,
- * where one JPEG is what the page can keep up with). `refresh`: lossless when it looks like a screen, else
- * nothing (a photo the page already has as JPEG stays so).
+ * where one JPEG is what the page can keep up with); `lossy-half`: the same at half the size, for a page
+ * too slow to decode the whole size at the capture rate. `refresh`: lossless when it looks like a screen,
+ * else nothing (a photo the page already has as JPEG stays so).
  */
-export type EncodeMode = 'auto' | 'lossy' | 'refresh';
+export type EncodeMode = 'auto' | 'lossy' | 'lossy-half' | 'refresh';
 
 /** Most colours a palette rectangle has: 16 fit 4 bits a pixel. */
 export const MAX_PALETTE = 16;
@@ -117,18 +119,23 @@ function rgbOf(words: Uint32Array): Buffer {
  * conversion): 6-12 ms for 1080p here against 15-80 ms for sharp from RGB, which only runs where
  * libturbojpeg is missing.
  */
-async function encodeJpeg(screen: ScreenCopy, rect: Rect, quality: number): Promise<Buffer> {
+async function encodeJpeg(screen: ScreenCopy, rect: Rect, quality: number, half = false): Promise<Buffer> {
   const turbo = turboJPEG();
-  if (turbo instanceof Error)
-    return sharp(screen.extractRGB(rect), { raw: { width: rect.width, height: rect.height, channels: 3 } })
+  const source = half ? halfSize(screen, rect) : null;
+  const width = source ? Math.ceil(rect.width / 2) : rect.width;
+  const height = source ? Math.ceil(rect.height / 2) : rect.height;
+  if (turbo instanceof Error) {
+    const rgb = source ? rgbOf(new Uint32Array(source.buffer, source.byteOffset, width * height)) : null;
+    return sharp(rgb ?? screen.extractRGB(rect), { raw: { width, height, channels: 3 } })
       .jpeg({ quality })
       .toBuffer();
-  const stride = screen.width * 4;
-  const data = screen.pixels.subarray(rect.y * stride + rect.x * 4);
+  }
+  const stride = source ? width * 4 : screen.width * 4;
+  const data = source ?? screen.pixels.subarray(rect.y * stride + rect.x * 4);
   return turbo.encode(
     {
-      width: rect.width,
-      height: rect.height,
+      width,
+      height,
       stride,
       format: { channels: 'BGRX', bitsPerPixel: 32 },
       data,
@@ -144,6 +151,36 @@ async function encodeJpeg(screen: ScreenCopy, rect: Rect, quality: number): Prom
 }
 
 /**
+ * `rect` of the screen copy at half its width and height (rounded up) as BGRX, each pixel the mean of the
+ * 2x2 it covers: a quarter of the pixels for the page to decode, and for TurboJPEG to encode.
+ */
+function halfSize(screen: ScreenCopy, rect: Rect): Buffer {
+  const width = Math.ceil(rect.width / 2);
+  const height = Math.ceil(rect.height / 2);
+  const out = new Uint32Array(width * height);
+  const words = new Uint32Array(screen.pixels.buffer, screen.pixels.byteOffset, screen.width * screen.height);
+  const lastX = rect.x + rect.width - 1;
+  const lastY = rect.y + rect.height - 1;
+  for (let y = 0; y < height; y++) {
+    const row0 = (rect.y + 2 * y) * screen.width;
+    const row1 = Math.min(rect.y + 2 * y + 1, lastY) * screen.width;
+    for (let x = 0; x < width; x++) {
+      const x0 = rect.x + 2 * x;
+      const x1 = Math.min(x0 + 1, lastX);
+      const a = words[row0 + x0]!;
+      const b = words[row0 + x1]!;
+      const c = words[row1 + x0]!;
+      const d = words[row1 + x1]!;
+      // Red and blue, then green, summed in place: each 8-bit field has room for four values plus 2 to round.
+      const rb = (((a & 0xff00ff) + (b & 0xff00ff) + (c & 0xff00ff) + (d & 0xff00ff) + 0x20002) >>> 2) & 0xff00ff;
+      const g = (((a & 0xff00) + (b & 0xff00) + (c & 0xff00) + (d & 0xff00) + 0x200) >>> 2) & 0xff00;
+      out[y * width + x] = rb | g;
+    }
+  }
+  return Buffer.from(out.buffer);
+}
+
+/**
  * Encodes `rect` of the screen copy as it is now, by `mode` (see EncodeMode); null when a refresh leaves it
  * as it is.
  */
@@ -154,6 +191,8 @@ export async function encodeRect(
   mode: EncodeMode = 'auto',
 ): Promise<EncodedRect | null> {
   if (mode === 'lossy') return { ...rect, encoding: 'jpeg', data: await encodeJpeg(screen, rect, quality) };
+  if (mode === 'lossy-half')
+    return { ...rect, encoding: 'jpeg-half', data: await encodeJpeg(screen, rect, quality, true) };
   const words = screen.extractWords(rect);
   const palette = encodePalette(words);
   if (palette) return { ...rect, encoding: 'palette', data: palette };
@@ -206,7 +245,7 @@ export function varint(value: number): number[] {
 /**
  * One update, in two parts. `plain` goes through the viewer's deflate stream: `varint count`, then per
  * rectangle `varint x, y, width, height, u8 encoding` and then by encoding: `zlib` its raw RGB, `palette`
- * what encodePalette wrote, `jpeg` a `varint length` of its bytes in the tail. `tail`: the JPEG rectangles'
+ * what encodePalette wrote, `jpeg` and `jpeg-half` a `varint length` of its bytes in the tail. `tail`: the JPEG rectangles'
  * bytes, in order, sent as they are (deflate cannot shrink them). The headers ride in the deflate stream, and
  * are varints, because a typed character is ~20 bytes of pixels after deflate: 16-byte headers were a large
  * part of each update.
@@ -222,7 +261,7 @@ export function updateParts(rects: EncodedRect[]): { plain: Buffer; tail: Buffer
       ...varint(rect.height),
       ENCODING[rect.encoding],
     ];
-    if (rect.encoding === 'jpeg') {
+    if (rect.encoding === 'jpeg' || rect.encoding === 'jpeg-half') {
       plain.push(Buffer.from([...header, ...varint(rect.data.length)]));
       tail.push(rect.data);
     } else plain.push(Buffer.from(header), rect.data);

@@ -53,6 +53,7 @@ export const DESKTOP_HTML = `<!doctype html>
   const JPEG = 1;
   const ZLIB = 2;
   const PALETTE = 3;
+  const JPEG_HALF = 4;
   // For tests and the benchmark: what arrived and what was drawn (last: the last update's rectangles as
   // [encoding, x, y, width, height]).
   const stats = window.__desktop = { updates: 0, rects: 0, bytes: 0, lastDrawAt: 0, last: [], clipboard: null, state: 'connecting', control: false };
@@ -62,6 +63,7 @@ export const DESKTOP_HTML = `<!doctype html>
   let control = false;
   let retries = 0;
   let drawing = Promise.resolve();
+  let parsing = Promise.resolve();
   let inflater = null;
 
   // The server deflates each update's headers and lossless pixels through one zlib stream per socket,
@@ -169,6 +171,7 @@ export const DESKTOP_HTML = `<!doctype html>
     socket.binaryType = 'arraybuffer';
     inflater = newInflater();
     drawing = Promise.resolve();
+    parsing = Promise.resolve();
     socket.onopen = () => { retries = 0; };
     socket.onmessage = (event) => {
       if (typeof event.data === 'string') onControl(JSON.parse(event.data));
@@ -217,8 +220,10 @@ export const DESKTOP_HTML = `<!doctype html>
     const current = inflater;
     current.write(bytes.subarray(at, at + packed));
     stats.bytes += buffer.byteLength;
-    // Inflating and drawing keep the order the updates came in; JPEG pieces decode in parallel meanwhile.
-    drawing = drawing.then(async () => {
+    // Inflating and drawing each keep the order the updates came in, but an update's JPEGs start decoding as
+    // soon as it is parsed, while the one before it may still be decoding: with two updates in flight, a
+    // page on two cores decodes two at once.
+    const parsed = parsing.then(async () => {
       const count = await current.varint();
       let tail = at + packed;
       const pieces = [];
@@ -234,20 +239,26 @@ export const DESKTOP_HTML = `<!doctype html>
           pieces.push({ x, y, image: await paletteImage(current, w, h) });
         } else if (encoding === ZLIB) {
           pieces.push({ x, y, image: imageOf(await current.take(w * h * 3), w, h) });
-        } else if (encoding === JPEG) {
+        } else if (encoding === JPEG || encoding === JPEG_HALF) {
           const length = await current.varint();
           const jpeg = bytes.subarray(tail, tail + length);
           tail += length;
-          pieces.push({ x, y, bitmap: createImageBitmap(new Blob([jpeg], { type: 'image/jpeg' }), { colorSpaceConversion: 'none', premultiplyAlpha: 'none' }) });
+          pieces.push({ x, y, w, h, bitmap: createImageBitmap(new Blob([jpeg], { type: 'image/jpeg' })) });
         } else throw new Error('unknown encoding ' + encoding);
       }
+      return { pieces, last };
+    });
+    parsing = parsed.catch(() => {});
+    drawing = drawing.then(async () => {
+      const { pieces, last } = await parsed;
       for (const piece of pieces) {
         if (piece.image) {
           context.putImageData(piece.image, piece.x, piece.y);
           continue;
         }
         const bitmap = await piece.bitmap;
-        context.drawImage(bitmap, piece.x, piece.y);
+        // A half-size JPEG is drawn stretched over its rectangle (the same call when it is whole size).
+        context.drawImage(bitmap, piece.x, piece.y, piece.w, piece.h);
         bitmap.close();
       }
       stats.updates++;
