@@ -5,6 +5,7 @@ import { createDeflate, createInflate } from 'node:zlib';
 import {
   deflatePiece,
   encodePalette,
+  halfSize,
   looksLikeScreen,
   paletteBits,
   updateMessage,
@@ -111,6 +112,25 @@ test('a palette rectangle: the colours, then 0, 1, 2 or 4 bits a pixel, unpadded
   expect(encoded[49]).toBe(0x01);
   expect(paletteBits(16)).toBe(4);
   expect(encodePalette(Uint32Array.from({ length: 17 }, (_, i) => i))).toBeNull(); // 17 colours: raw RGB
+});
+
+test('a half-size picture for a slow page: each pixel the rounded mean of its 2x2, edges repeated', () => {
+  const screen = new ScreenCopy(4, 3);
+  const changed = new TileSet(4, 3);
+  const words = Uint32Array.from([
+    ...[0x000000, 0x0a0a0a, 0xff0000, 0xff0000],
+    ...[0x000000, 0x0b0b0b, 0x00ff00, 0x0000ff],
+    ...[0x102030, 0x102030, 0x405060, 0x000000],
+  ]);
+  screen.update({ x: 0, y: 0, width: 4, height: 3 }, Buffer.from(words.buffer), 16, changed);
+  const half = halfSize(screen, { x: 1, y: 0, width: 3, height: 3 });
+  // 3x3 from x=1 becomes 2x2: the right column and the bottom row are their own neighbours.
+  expect([...new Uint32Array(half.buffer, half.byteOffset, 4)]).toEqual([
+    0x454505, // red (10 + 255 + 11 + 0 + 2) >> 2 = 0x45, green the same, blue (10 + 11 + 2) >> 2 = 5
+    0x800080, // the last column twice: ff0000 and 0000ff
+    0x283848, // the last row twice: 102030 and 405060, rounded down from .5
+    0x000000,
+  ]);
 });
 
 test('an update message lays out its varint headers and rectangles as the page reads them', () => {

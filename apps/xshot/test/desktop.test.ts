@@ -118,6 +118,50 @@ async function onPage(page: Page, x: number, y: number): Promise<{ x: number; y:
   return { x: box.x + ((x + 0.5) * box.width) / WIDTH, y: box.y + ((y + 0.5) * box.height) / HEIGHT };
 }
 
+/** The page's canvas and the X screen (ImageMagick `import`), as packed RGB. */
+async function canvasAndScreen(page: Page): Promise<{ drawn: Buffer; imported: Buffer }> {
+  const dataUrl = (await page.evaluate(`document.getElementById('screen').toDataURL('image/png')`)) as string;
+  const drawn = await sharp(Buffer.from(dataUrl.split(',')[1]!, 'base64'))
+    .removeAlpha()
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  expect([drawn.info.width, drawn.info.height]).toEqual([WIDTH, HEIGHT]);
+  const imported = execFileSync('import', ['-window', 'root', '-depth', '8', 'rgb:-'], {
+    env: { ...process.env, DISPLAY: xvfb.display },
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  return { drawn: drawn.data, imported };
+}
+
+/** How many pixels differ between two packed RGB pictures of the screen. */
+function differingPixels(a: Buffer, b: Buffer): number {
+  let n = 0;
+  for (let i = 0; i < a.length; i += 3) if (a[i] !== b[i] || a[i + 1] !== b[i + 1] || a[i + 2] !== b[i + 2]) n++;
+  return n;
+}
+
+/** The page's last update: [encoding, x, y, width, height] per rectangle (encoding numbers of encode-tile.ts). */
+function lastUpdate(page: Page): Promise<[number, number, number, number, number][]> {
+  return stat(page, 'last');
+}
+
+/** Paints the root window with flat blocks of colours that depend on `seed` (screen-like content). */
+async function paintBlocks(seed: number): Promise<void> {
+  const image = painter.createImage(WIDTH, HEIGHT);
+  const rgba = Buffer.alloc(WIDTH * HEIGHT * 4);
+  for (let y = 0; y < HEIGHT; y++)
+    for (let x = 0; x < WIDTH; x++) {
+      const i = (y * WIDTH + x) * 4;
+      rgba[i] = ((x >> 7) * 25 + seed * 40) & 255;
+      rgba[i + 1] = ((y >> 6) * 20 + seed * 15) & 255;
+      rgba[i + 2] = 90 + seed;
+      rgba[i + 3] = 255;
+    }
+  image.fromRGBA(rgba);
+  await image.put(painter.root);
+  image.dispose();
+}
+
 async function quiet(page: Page, ms = 400): Promise<void> {
   let last = -1;
   for (;;) {
@@ -132,19 +176,7 @@ beforeAll(async () => {
   xvfb = await startTestXvfb(WIDTH, HEIGHT, 24);
   painter = await connect({ display: xvfb.display });
   // Flat colour blocks on the root: screen-like content, sent losslessly.
-  const image = painter.createImage(WIDTH, HEIGHT);
-  const rgba = Buffer.alloc(WIDTH * HEIGHT * 4);
-  for (let y = 0; y < HEIGHT; y++)
-    for (let x = 0; x < WIDTH; x++) {
-      const i = (y * WIDTH + x) * 4;
-      rgba[i] = (x >> 7) * 25;
-      rgba[i + 1] = (y >> 6) * 20;
-      rgba[i + 2] = 90;
-      rgba[i + 3] = 255;
-    }
-  image.fromRGBA(rgba);
-  await image.put(painter.root);
-  image.dispose();
+  await paintBlocks(0);
   // Each line the shell reads is written, byte for byte, to its own file.
   xterm = spawn(
     'xterm',
@@ -198,19 +230,8 @@ describe('with --control', () => {
 
   test('the canvas holds exactly the pixels ImageMagick import reads (lossless tiles)', async () => {
     await quiet(page);
-    const dataUrl = (await page.evaluate(
-      `document.getElementById('screen').toDataURL('image/png')`,
-    )) as string;
-    const drawn = await sharp(Buffer.from(dataUrl.split(',')[1]!, 'base64'))
-      .removeAlpha()
-      .raw()
-      .toBuffer({ resolveWithObject: true });
-    expect([drawn.info.width, drawn.info.height]).toEqual([WIDTH, HEIGHT]);
-    const imported = execFileSync('import', ['-window', 'root', '-depth', '8', 'rgb:-'], {
-      env: { ...process.env, DISPLAY: xvfb.display },
-      maxBuffer: 64 * 1024 * 1024,
-    });
-    expect(drawn.data.equals(imported)).toBe(true);
+    const { drawn, imported } = await canvasAndScreen(page);
+    expect(differingPixels(drawn, imported)).toBe(0);
     expect(await page.evaluate(`document.getElementById('screen').style.cursor`)).toMatch(
       /^url\("?data:image\/png;base64,/,
     );
@@ -227,15 +248,50 @@ describe('with --control', () => {
     expect(served.desktop.stats().inputs).toBeGreaterThan(text.length);
   });
 
-  test('the typed text appears on the canvas too: the page follows the xterm', async () => {
+  test('a typed character comes as palette rectangles cropped to it, drawn pixel-exact', async () => {
     await quiet(page);
     const before = await stat<number>(page, 'bytes');
+    const updates = await stat<number>(page, 'updates');
     await page.keyboard.type('x');
-    await until('an update', async () => (await stat<number>(page, 'bytes')) > before);
+    await until('an update', async () => (await stat<number>(page, 'updates')) > updates);
+    await quiet(page);
     const after = await stat<number>(page, 'bytes');
-    // One character: a tile or two of deflated pixels, not a picture of the screen.
-    expect(after - before).toBeLessThan(4000);
+    // One character and the cursor moving on: tens of bytes, not a picture of the screen.
+    expect(after - before).toBeLessThan(300);
+    const rects = await lastUpdate(page);
+    expect(rects.length).toBeGreaterThan(0);
+    for (const [encoding, x, y, width, height] of rects) {
+      expect(encoding).toBe(3); // palette: the xterm's cells are 2 colours
+      // Inside the xterm, and smaller than the two 16x16 tiles a character and its cursor touch.
+      expect(x + width).toBeLessThanOrEqual(XTERM.x + XTERM.width);
+      expect(y + height).toBeLessThanOrEqual(XTERM.y + XTERM.height);
+      expect(width * height).toBeLessThan(2 * 16 * 16);
+    }
+    const { drawn, imported } = await canvasAndScreen(page);
+    expect(differingPixels(drawn, imported)).toBe(0);
     await page.keyboard.press('Backspace');
+  });
+
+  test('a change of most of the screen comes as one JPEG, then is refreshed to exact pixels', async () => {
+    await quiet(page);
+    const seen: number[][][] = [];
+    const updates = await stat<number>(page, 'updates');
+    await paintBlocks(3);
+    // Every update the page draws from here on, until the screen is still.
+    await until('the change and its refresh', async () => {
+      const now = await stat<number>(page, 'updates');
+      if (now > updates + seen.length) seen.push(await lastUpdate(page));
+      return seen.length >= 2 && seen.at(-1)!.every(([encoding]) => encoding === 2 || encoding === 3);
+    });
+    // The first is one JPEG (whole or half size) covering the painted area, a quarter of the screen or more.
+    const [first] = seen;
+    expect(first).toHaveLength(1);
+    const [encoding, , , width, height] = first![0]!;
+    expect([1, 4]).toContain(encoding);
+    expect(width * height).toBeGreaterThanOrEqual((WIDTH * HEIGHT) / 4);
+    await quiet(page);
+    const { drawn, imported } = await canvasAndScreen(page);
+    expect(differingPixels(drawn, imported)).toBe(0);
   });
 
   test('a click lands on the X screen at the coordinates clicked in the page', async () => {

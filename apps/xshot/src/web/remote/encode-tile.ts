@@ -154,7 +154,7 @@ async function encodeJpeg(screen: ScreenCopy, rect: Rect, quality: number, half 
  * `rect` of the screen copy at half its width and height (rounded up) as BGRX, each pixel the mean of the
  * 2x2 it covers: a quarter of the pixels for the page to decode, and for TurboJPEG to encode.
  */
-function halfSize(screen: ScreenCopy, rect: Rect): Buffer {
+export function halfSize(screen: ScreenCopy, rect: Rect): Buffer {
   const width = Math.ceil(rect.width / 2);
   const height = Math.ceil(rect.height / 2);
   const out = new Uint32Array(width * height);

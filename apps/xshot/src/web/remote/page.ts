@@ -218,6 +218,7 @@ export const DESKTOP_HTML = `<!doctype html>
       if (byte < 128) break;
     }
     const current = inflater;
+    const arrivedAt = performance.now();
     current.write(bytes.subarray(at, at + packed));
     stats.bytes += buffer.byteLength;
     // Inflating and drawing each keep the order the updates came in, but an update's JPEGs start decoding as
@@ -261,11 +262,15 @@ export const DESKTOP_HTML = `<!doctype html>
         context.drawImage(bitmap, piece.x, piece.y, piece.w, piece.h);
         bitmap.close();
       }
+      // The time this update cost the page: from when it could start on it (it came, and the one before was
+      // drawn) until drawn. The server sends half-size JPEGs to a page that is too slow for whole ones.
+      const drawnAt = performance.now();
+      const ms = Math.round(drawnAt - Math.max(arrivedAt, stats.lastDrawAt));
       stats.updates++;
       stats.rects += pieces.length;
       stats.last = last;
-      stats.lastDrawAt = performance.now();
-      send({ t: 'ack' });
+      stats.lastDrawAt = drawnAt;
+      send({ t: 'ack', ms });
     }).catch(() => {
       // The inflater cannot resynchronise after a bad update: start over on a new connection.
       if (socket && inflater === current) socket.close();
