@@ -68,8 +68,15 @@ test('ScreenCopy.update reports only the pixels that changed, as tiles with boxe
   pixels.writeUInt32LE(0xff000000, (10 * 200 + 10) * 4); // only the padding byte: not a change
   screen.update(whole, pixels, 200 * 4, changed);
   expect(changed.rects()).toEqual([{ x: 144, y: 64, width: 16, height: 16 }]);
-  expect(changed.crop({ x: 144, y: 64, width: 16, height: 16 })).toEqual({ x: 150, y: 70, width: 1, height: 1 });
-  expect(screen.extractRGB({ x: 149, y: 70, width: 2, height: 1 })).toEqual(Buffer.from([0, 0, 0, 255, 128, 64]));
+  expect(changed.crop({ x: 144, y: 64, width: 16, height: 16 })).toEqual({
+    x: 150,
+    y: 70,
+    width: 1,
+    height: 1,
+  });
+  expect(screen.extractRGB({ x: 149, y: 70, width: 2, height: 1 })).toEqual(
+    Buffer.from([0, 0, 0, 255, 128, 64]),
+  );
   // A glyph-sized change across two tiles, captured as a rectangle of its own (stride of that rectangle).
   const glyph = bgrx(12, 13, 0x00ffffff);
   const cell = new TileSet(200, 100);
@@ -83,7 +90,12 @@ test('ScreenCopy.update reports only the pixels that changed, as tiles with boxe
   viewer.addAll(changed);
   viewer.addAll(cell);
   viewer.addTile(9, 4, 2, 2, 3, 3);
-  expect(viewer.crop({ x: 144, y: 64, width: 16, height: 16 })).toEqual({ x: 146, y: 66, width: 5, height: 5 });
+  expect(viewer.crop({ x: 144, y: 64, width: 16, height: 16 })).toEqual({
+    x: 146,
+    y: 66,
+    width: 5,
+    height: 5,
+  });
   expect(viewer.bounds()).toEqual({ x: 0, y: 0, width: 160, height: 80 });
 });
 
@@ -170,7 +182,9 @@ test('pieces through one deflate stream inflate back in order, each on its own (
     for (const piece of [a, b, await deflatePiece(deflate, Buffer.from('x'))]) {
       inflate.write(piece);
       await new Promise<void>((resolve) => setTimeout(resolve, 20));
-      expect(Buffer.concat(out.splice(0)).toString()).toBe(piece === a || piece === b ? first.toString() : 'x');
+      expect(Buffer.concat(out.splice(0)).toString()).toBe(
+        piece === a || piece === b ? first.toString() : 'x',
+      );
     }
   } finally {
     deflate.close();

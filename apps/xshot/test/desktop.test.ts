@@ -136,7 +136,8 @@ async function canvasAndScreen(page: Page): Promise<{ drawn: Buffer; imported: B
 /** How many pixels differ between two packed RGB pictures of the screen. */
 function differingPixels(a: Buffer, b: Buffer): number {
   let n = 0;
-  for (let i = 0; i < a.length; i += 3) if (a[i] !== b[i] || a[i + 1] !== b[i + 1] || a[i + 2] !== b[i + 2]) n++;
+  for (let i = 0; i < a.length; i += 3)
+    if (a[i] !== b[i] || a[i + 1] !== b[i + 1] || a[i + 2] !== b[i + 2]) n++;
   return n;
 }
 
@@ -274,7 +275,7 @@ describe('with --control', () => {
 
   test('a change of most of the screen comes as one JPEG, then is refreshed to exact pixels', async () => {
     await quiet(page);
-    const seen: number[][][] = [];
+    const seen: Awaited<ReturnType<typeof lastUpdate>>[] = [];
     const updates = await stat<number>(page, 'updates');
     await paintBlocks(3);
     // Every update the page draws from here on, until the screen is still.

@@ -332,9 +332,16 @@ export class RemoteDesktop {
       const update = viewer.inFlight.shift();
       const ms = message.ms;
       // Small JPEGs are mostly fixed costs, which say nothing of the cost of a large one.
-      if (update && update.lossyPixels >= MIN_SAMPLE_PIXELS && typeof ms === 'number' && ms >= 0 && ms < 60_000) {
+      if (
+        update &&
+        update.lossyPixels >= MIN_SAMPLE_PIXELS &&
+        typeof ms === 'number' &&
+        ms >= 0 &&
+        ms < 60_000
+      ) {
         const sample = ms / (update.lossyPixels / 1e6);
-        viewer.msPerMegapixel = viewer.msPerMegapixel === 0 ? sample : viewer.msPerMegapixel * 0.7 + sample * 0.3;
+        viewer.msPerMegapixel =
+          viewer.msPerMegapixel === 0 ? sample : viewer.msPerMegapixel * 0.7 + sample * 0.3;
       }
       this.#pump(viewer);
       return;
@@ -639,7 +646,8 @@ function bgrxOf(frame: Frame): { data: Buffer; stride: number } {
   if (isWordBGRX(frame)) return { data: frame.data, stride: frame.stride };
   const rgb = frame.toRGB();
   const words = new Uint32Array(frame.width * frame.height);
-  for (let i = 0, o = 0; i < words.length; i++, o += 3) words[i] = (rgb[o]! << 16) | (rgb[o + 1]! << 8) | rgb[o + 2]!;
+  for (let i = 0, o = 0; i < words.length; i++, o += 3)
+    words[i] = (rgb[o]! << 16) | (rgb[o + 1]! << 8) | rgb[o + 2]!;
   return { data: Buffer.from(words.buffer), stride: frame.width * 4 };
 }
 

@@ -157,24 +157,26 @@ async function encodeJpeg(screen: ScreenCopy, rect: Rect, quality: number, half 
 export function halfSize(screen: ScreenCopy, rect: Rect): Buffer {
   const width = Math.ceil(rect.width / 2);
   const height = Math.ceil(rect.height / 2);
+  const pairs = rect.width >>> 1;
   const out = new Uint32Array(width * height);
   const words = new Uint32Array(screen.pixels.buffer, screen.pixels.byteOffset, screen.width * screen.height);
-  const lastX = rect.x + rect.width - 1;
-  const lastY = rect.y + rect.height - 1;
+  let o = 0;
   for (let y = 0; y < height; y++) {
-    const row0 = (rect.y + 2 * y) * screen.width;
-    const row1 = Math.min(rect.y + 2 * y + 1, lastY) * screen.width;
+    let top = (rect.y + 2 * y) * screen.width + rect.x;
+    let bottom = 2 * y + 1 < rect.height ? top + screen.width : top;
     for (let x = 0; x < width; x++) {
-      const x0 = rect.x + 2 * x;
-      const x1 = Math.min(x0 + 1, lastX);
-      const a = words[row0 + x0]!;
-      const b = words[row0 + x1]!;
-      const c = words[row1 + x0]!;
-      const d = words[row1 + x1]!;
+      const a = words[top]!;
+      const c = words[bottom]!;
+      // The last column of an odd width is its own right neighbour.
+      const b = x < pairs ? words[top + 1]! : a;
+      const d = x < pairs ? words[bottom + 1]! : c;
+      top += 2;
+      bottom += 2;
       // Red and blue, then green, summed in place: each 8-bit field has room for four values plus 2 to round.
-      const rb = (((a & 0xff00ff) + (b & 0xff00ff) + (c & 0xff00ff) + (d & 0xff00ff) + 0x20002) >>> 2) & 0xff00ff;
+      const rb =
+        (((a & 0xff00ff) + (b & 0xff00ff) + (c & 0xff00ff) + (d & 0xff00ff) + 0x20002) >>> 2) & 0xff00ff;
       const g = (((a & 0xff00) + (b & 0xff00) + (c & 0xff00) + (d & 0xff00) + 0x200) >>> 2) & 0xff00;
-      out[y * width + x] = rb | g;
+      out[o++] = rb | g;
     }
   }
   return Buffer.from(out.buffer);
@@ -196,7 +198,8 @@ export async function encodeRect(
   const words = screen.extractWords(rect);
   const palette = encodePalette(words);
   if (palette) return { ...rect, encoding: 'palette', data: palette };
-  if (looksLikeScreen(words, rect.width, rect.height)) return { ...rect, encoding: 'zlib', data: rgbOf(words) };
+  if (looksLikeScreen(words, rect.width, rect.height))
+    return { ...rect, encoding: 'zlib', data: rgbOf(words) };
   if (mode === 'refresh') return null;
   return { ...rect, encoding: 'jpeg', data: await encodeJpeg(screen, rect, quality) };
 }
