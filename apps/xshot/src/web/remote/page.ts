@@ -225,8 +225,8 @@ export const DESKTOP_HTML = `<!doctype html>
     current.write(bytes.subarray(at, at + packed));
     stats.bytes += buffer.byteLength;
     // Inflating and drawing each keep the order the updates came in, but an update's JPEGs start decoding as
-    // soon as it is parsed, while the one before it may still be decoding: with two updates in flight, a
-    // page on two cores decodes two at once.
+    // soon as it is parsed, while the one before it may still be decoding or drawing: with updates in
+    // flight, a page on two cores decodes one while it draws another.
     const parsed = parsing.then(async () => {
       const count = await current.varint();
       let tail = at + packed;
