@@ -295,6 +295,42 @@ describe('with --control', () => {
     expect(differingPixels(drawn, imported)).toBe(0);
   });
 
+  test('a small change that keeps going (a clock, a cursor) does not hold back the lossless refresh', async () => {
+    await quiet(page);
+    const blink = painter.createImage(8, 8);
+    let on = false;
+    let blinking = true;
+    const blinker = (async () => {
+      while (blinking) {
+        on = !on;
+        blink.fromRGBA(Buffer.alloc(8 * 8 * 4, on ? 255 : 0));
+        await blink.put(painter.root, { x: WIDTH - 40, y: HEIGHT - 40 });
+        await delay(50);
+      }
+    })();
+    /** Pixels the page has drawn as JPEG (whole or half size) and losslessly (raw or palette). */
+    const drawn = async (): Promise<{ lossy: number; lossless: number }> => {
+      const pixels = await stat<number[]>(page, 'pixels');
+      return { lossy: pixels[1]! + pixels[4]!, lossless: pixels[2]! + pixels[3]! };
+    };
+    try {
+      const before = await drawn();
+      await paintBlocks(5);
+      // While the blinking goes on: the change as JPEG, then a quarter of the screen or more losslessly.
+      await until('the refresh', async () => {
+        const now = await drawn();
+        return now.lossy > before.lossy && now.lossless - before.lossless >= (WIDTH * HEIGHT) / 4;
+      });
+    } finally {
+      blinking = false;
+      await blinker;
+      blink.dispose();
+    }
+    await quiet(page);
+    const screens = await canvasAndScreen(page);
+    expect(differingPixels(screens.drawn, screens.imported)).toBe(0);
+  });
+
   test('a click lands on the X screen at the coordinates clicked in the page', async () => {
     const events: { button: number; x: number; y: number }[] = [];
     const window = await painter.createWindow({ x: 900, y: 400, width: 200, height: 150 });

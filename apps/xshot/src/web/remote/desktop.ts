@@ -10,8 +10,9 @@
 //
 // Full-screen motion: when a quarter of the screen or more is waiting for a viewer, it gets one JPEG of that
 // area (TurboJPEG reading the screen copy in place) instead of bands of tiles, which is what the page can
-// decode at the capture rate; those tiles are then sent again losslessly once the screen has been still for
-// REFRESH_MS (as TurboVNC's "lossless refresh"), so text ends pixel-exact.
+// decode at the capture rate; those tiles are then sent again losslessly once REFRESH_MS pass without
+// another such change (as TurboVNC's "lossless refresh"), so text ends pixel-exact. Small changes meanwhile
+// (a blinking cursor, a clock, a video in a corner) go on as usual and do not hold the refresh back.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { createDeflate, type Deflate } from 'node:zlib';
@@ -66,7 +67,7 @@ const MAX_VIEWER_MESSAGE = 256 * 1024;
  * bands of tiles per update gave the page 7.6 updates/s where MJPEG made 27.2 frames/s.
  */
 const LOSSY_SHARE = 1 / 4;
-/** How long the screen must be still before tiles sent as JPEG are sent again losslessly. */
+/** How long after the last large change (sent as one JPEG) its tiles are sent again losslessly. */
 const REFRESH_MS = 200;
 /**
  * A viewer whose page would take longer than this to decode and draw a whole-size JPEG of the area (estimated
@@ -110,7 +111,7 @@ interface Viewer {
   readonly dirty: TileSet;
   /** Tiles this viewer last got as JPEG by LOSSY_SHARE: sent again losslessly when the screen is still. */
   readonly lossy: TileSet;
-  /** The screen has been still since `lossy` was last added to: refresh it when ready. */
+  /** REFRESH_MS passed since `lossy` was last added to: refresh it when ready. */
   refresh: boolean;
   /** Updates sent and not yet acknowledged: how many JPEG pixels each carries. */
   readonly inFlight: { lossyPixels: number }[];
@@ -504,15 +505,13 @@ export class RemoteDesktop {
     this.#stats.captures++;
     if (changed.empty) return;
     this.#version++;
-    this.#armRefresh();
     for (const viewer of this.#viewers) {
       viewer.dirty.addAll(changed);
-      viewer.refresh = false;
       this.#pump(viewer);
     }
   }
 
-  /** (Re)starts the wait for a still screen, after which viewers' lossy tiles are sent again losslessly. */
+  /** (Re)starts the wait after a large change, after which viewers' lossy tiles are sent again losslessly. */
   #armRefresh(): void {
     clearTimeout(this.#refreshTimer);
     this.#refreshTimer = setTimeout(() => {
@@ -525,11 +524,18 @@ export class RemoteDesktop {
   }
 
   /**
-   * What the viewer gets next, and how: its dirty tiles (one JPEG of their area when they cover LOSSY_SHARE
-   * of the screen, else cropped rectangles by content), or a lossless refresh of its lossy tiles.
+   * What the viewer gets next, and how: a lossless refresh of its lossy tiles when it is due (first, so that
+   * a screen that keeps changing a little cannot put it off), else its dirty tiles (one JPEG of their area
+   * when they cover LOSSY_SHARE of the screen, else cropped rectangles by content).
    */
   #nextUpdate(viewer: Viewer): { rects: Rect[]; mode: EncodeMode } | null {
     const { dirty, lossy } = viewer;
+    if (viewer.refresh && !lossy.empty) {
+      const rects = lossy.rects();
+      lossy.clear();
+      viewer.refresh = false;
+      return { rects, mode: 'refresh' };
+    }
     if (!dirty.empty) {
       const count = dirty.count();
       const bounds = dirty.bounds()!;
@@ -538,18 +544,13 @@ export class RemoteDesktop {
       if (count >= dirty.bits.length * LOSSY_SHARE && count * 2 >= tiles) {
         const area = dirty.crop(bounds);
         lossy.addRect(area);
+        viewer.refresh = false;
         this.#armRefresh();
         const wholeMs = (viewer.msPerMegapixel * area.width * area.height) / 1e6;
         next = { rects: [area], mode: wholeMs > LOSSY_BUDGET_MS ? 'lossy-half' : 'lossy' };
       } else next = { rects: dirty.rects().map((rect) => dirty.crop(rect)), mode: 'auto' };
       dirty.clear();
       return next;
-    }
-    if (viewer.refresh && !lossy.empty) {
-      const rects = lossy.rects();
-      lossy.clear();
-      viewer.refresh = false;
-      return { rects, mode: 'refresh' };
     }
     return null;
   }

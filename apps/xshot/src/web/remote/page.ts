@@ -55,8 +55,9 @@ export const DESKTOP_HTML = `<!doctype html>
   const PALETTE = 3;
   const JPEG_HALF = 4;
   // For tests and the benchmark: what arrived and what was drawn (last: the last update's rectangles as
-  // [encoding, x, y, width, height]; drawMs: what it cost the page, as its acknowledgement says).
-  const stats = window.__desktop = { updates: 0, rects: 0, bytes: 0, lastDrawAt: 0, last: [], drawMs: 0, clipboard: null, state: 'connecting', control: false };
+  // [encoding, x, y, width, height]; pixels: pixels drawn so far by encoding number; drawMs: what the last
+  // update cost the page, as its acknowledgement says).
+  const stats = window.__desktop = { updates: 0, rects: 0, bytes: 0, lastDrawAt: 0, last: [], pixels: [0, 0, 0, 0, 0], drawMs: 0, clipboard: null, state: 'connecting', control: false };
   let socket = null;
   let width = 0;
   let height = 0;
@@ -239,6 +240,7 @@ export const DESKTOP_HTML = `<!doctype html>
         const h = await current.varint();
         const encoding = (await current.take(1))[0];
         last.push([encoding, x, y, w, h]);
+        stats.pixels[encoding] += w * h;
         if (encoding === PALETTE) {
           pieces.push({ x, y, image: await paletteImage(current, w, h) });
         } else if (encoding === ZLIB) {
