@@ -43,9 +43,14 @@ interface Served {
   close(): Promise<void>;
 }
 
-async function serve(options: { control: boolean; token?: string; port?: number }): Promise<Served> {
+async function serve(options: {
+  control: boolean;
+  token?: string;
+  port?: number;
+  display?: string;
+}): Promise<Served> {
   const desktop = await RemoteDesktop.open({
-    display: xvfb.display,
+    display: options.display ?? xvfb.display,
     control: options.control,
     quality: 80,
     fps: 60,
@@ -119,15 +124,18 @@ async function onPage(page: Page, x: number, y: number): Promise<{ x: number; y:
 }
 
 /** The page's canvas and the X screen (ImageMagick `import`), as packed RGB. */
-async function canvasAndScreen(page: Page): Promise<{ drawn: Buffer; imported: Buffer }> {
+async function canvasAndScreen(
+  page: Page,
+  screen = { display: xvfb.display, width: WIDTH, height: HEIGHT },
+): Promise<{ drawn: Buffer; imported: Buffer }> {
   const dataUrl = (await page.evaluate(`document.getElementById('screen').toDataURL('image/png')`)) as string;
   const drawn = await sharp(Buffer.from(dataUrl.split(',')[1]!, 'base64'))
     .removeAlpha()
     .raw()
     .toBuffer({ resolveWithObject: true });
-  expect([drawn.info.width, drawn.info.height]).toEqual([WIDTH, HEIGHT]);
+  expect([drawn.info.width, drawn.info.height]).toEqual([screen.width, screen.height]);
   const imported = execFileSync('import', ['-window', 'root', '-depth', '8', 'rgb:-'], {
-    env: { ...process.env, DISPLAY: xvfb.display },
+    env: { ...process.env, DISPLAY: screen.display },
     maxBuffer: 64 * 1024 * 1024,
   });
   return { drawn: drawn.data, imported };
@@ -407,6 +415,46 @@ describe('with --control', () => {
       { timeout: 15_000 },
     );
     expect(await page.isVisible('#message')).toBe(false);
+  });
+});
+
+describe("at depth 16 (captures converted to the screen copy's 32-bit layout)", () => {
+  test('the canvas holds exactly the pixels X holds (import reads them within one level)', async () => {
+    const small = await startTestXvfb(320, 200, 16);
+    const other = await connect({ display: small.display });
+    let served: Served | undefined;
+    let page: Page | undefined;
+    try {
+      const image = other.createImage(320, 200);
+      const rgba = Buffer.alloc(320 * 200 * 4);
+      for (let i = 0; i < 320 * 200; i++) {
+        const [x, y] = [i % 320, Math.floor(i / 320)];
+        rgba.set([(x >> 4) * 13, (y >> 3) * 10, ((x >> 5) + (y >> 4)) * 16, 255], i * 4); // flat blocks
+      }
+      image.fromRGBA(rgba);
+      await image.put(other.root);
+      image.dispose();
+      served = await serve({ control: false, display: small.display });
+      page = await openPage(served.base);
+      await quiet(page);
+      const screens = await canvasAndScreen(page, { display: small.display, width: 320, height: 200 });
+      // Exactly what X holds, widened to 8 bits as mit-shm does (bit replication, as X servers and pixman
+      // do), from a capture of our own; and ImageMagick's reading, which widens 5 and 6 bits by scaling down
+      // (4 of 31 is 32 there, 33 here), within one level.
+      const frame = await other.capture({});
+      const exact = frame.toRGB();
+      frame.release();
+      expect(differingPixels(screens.drawn, exact)).toBe(0);
+      let furthest = 0;
+      for (let i = 0; i < exact.length; i++)
+        furthest = Math.max(furthest, Math.abs(screens.drawn[i]! - screens.imported[i]!));
+      expect(furthest).toBeLessThanOrEqual(1);
+    } finally {
+      await page?.close();
+      await served?.close();
+      await other.close();
+      await small.stop();
+    }
   });
 });
 
