@@ -573,7 +573,9 @@ export class RemoteDesktop {
       .then(async (results) => {
         const encoded = results.filter((rect) => rect !== null);
         if (encoded.length === 0) {
+          // A refresh that left everything as it was: changes that came meanwhile go now.
           viewer.sending = false;
+          this.#pump(viewer);
           return;
         }
         const { plain, tail } = updateParts(encoded);
