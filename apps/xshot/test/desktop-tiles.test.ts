@@ -1,7 +1,17 @@
-// The remote desktop's tile bookkeeping without X: which tiles a change marks, how they merge into
-// rectangles that cover exactly them, which tiles of a capture really changed, and how rectangles are judged.
+// The remote desktop's tile bookkeeping and encoding without X: which tiles a change marks, how they merge
+// into rectangles that cover exactly them, which pixels of a capture really changed, how rectangles are
+// judged, packed as palettes, and laid out in an update. The page's decoding of them is desktop.test.ts's.
 import { createDeflate, createInflate } from 'node:zlib';
-import { deflatePiece, looksLikeScreen, updateMessage, updateParts } from '../src/web/remote/encode-tile';
+import {
+  deflatePiece,
+  encodePalette,
+  halfSize,
+  looksLikeScreen,
+  paletteBits,
+  updateMessage,
+  updateParts,
+  varint,
+} from '../src/web/remote/encode-tile';
 import { MAX_BAND_TILES, ScreenCopy, TILE, TileSet } from '../src/web/remote/tiles';
 
 function covered(set: TileSet): Set<string> {
@@ -41,46 +51,125 @@ test('the whole screen becomes a few full-width bands; a damaged rectangle marks
   expect(one.rects()).toEqual([{ x: 48, y: 0, width: 32, height: 80 }]);
 });
 
-test('ScreenCopy.update reports only tiles whose pixels changed', () => {
+/** A width x height BGRX buffer (4 bytes a pixel, 0x00RRGGBB little-endian) filled with `colour`. */
+function bgrx(width: number, height: number, colour: number): Buffer {
+  const words = new Uint32Array(width * height).fill(colour);
+  return Buffer.from(words.buffer);
+}
+
+test('ScreenCopy.update reports only the pixels that changed, as tiles with boxes, and crops to them', () => {
   const screen = new ScreenCopy(200, 100);
   const changed = new TileSet(200, 100);
-  const pixels = Buffer.alloc(200 * 100 * 3);
-  screen.update({ x: 0, y: 0, width: 200, height: 100 }, pixels, changed);
+  const whole = { x: 0, y: 0, width: 200, height: 100 };
+  const pixels = bgrx(200, 100, 0);
+  screen.update(whole, pixels, 200 * 4, changed);
   expect(changed.empty).toBe(true); // black over black
-  pixels[(70 * 200 + 150) * 3] = 255; // one pixel in tile (9, 4)
-  screen.update({ x: 0, y: 0, width: 200, height: 100 }, pixels, changed);
+  pixels.writeUInt32LE(0x00ff8040, (70 * 200 + 150) * 4); // one pixel in tile (9, 4)
+  pixels.writeUInt32LE(0xff000000, (10 * 200 + 10) * 4); // only the padding byte: not a change
+  screen.update(whole, pixels, 200 * 4, changed);
   expect(changed.rects()).toEqual([{ x: 144, y: 64, width: 16, height: 16 }]);
-  expect(screen.extract({ x: 150, y: 70, width: 1, height: 1 })).toEqual(Buffer.from([255, 0, 0]));
+  expect(changed.crop({ x: 144, y: 64, width: 16, height: 16 })).toEqual({
+    x: 150,
+    y: 70,
+    width: 1,
+    height: 1,
+  });
+  expect(screen.extractRGB({ x: 149, y: 70, width: 2, height: 1 })).toEqual(
+    Buffer.from([0, 0, 0, 255, 128, 64]),
+  );
+  // A glyph-sized change across two tiles, captured as a rectangle of its own (stride of that rectangle).
+  const glyph = bgrx(12, 13, 0x00ffffff);
+  const cell = new TileSet(200, 100);
+  screen.update({ x: 12, y: 3, width: 12, height: 13 }, glyph, 12 * 4, cell);
+  expect(cell.rects()).toEqual([{ x: 0, y: 0, width: 32, height: 16 }]);
+  expect(cell.crop({ x: 0, y: 0, width: 32, height: 16 })).toEqual({ x: 12, y: 3, width: 12, height: 13 });
+  expect(cell.bounds()).toEqual({ x: 0, y: 0, width: 32, height: 16 });
+  expect(cell.count()).toBe(2);
+  // A viewer's set takes the union of the boxes it is given.
+  const viewer = new TileSet(200, 100);
+  viewer.addAll(changed);
+  viewer.addAll(cell);
+  viewer.addTile(9, 4, 2, 2, 3, 3);
+  expect(viewer.crop({ x: 144, y: 64, width: 16, height: 16 })).toEqual({
+    x: 146,
+    y: 66,
+    width: 5,
+    height: 5,
+  });
+  expect(viewer.bounds()).toEqual({ x: 0, y: 0, width: 160, height: 80 });
 });
 
 test('flat fills and text look like a screen; noise does not', () => {
-  const flat = Buffer.alloc(64 * 64 * 3, 200);
+  const flat = new Uint32Array(64 * 64).fill(0xc8c8c8);
   expect(looksLikeScreen(flat, 64, 64)).toBe(true);
-  const noise = Buffer.alloc(64 * 64 * 3);
-  for (let i = 0; i < noise.length; i++) noise[i] = (i * 2654435761) >>> 24;
+  const noise = new Uint32Array(64 * 64);
+  for (let i = 0; i < noise.length; i++) noise[i] = (i * 2654435761) >>> 8;
   expect(looksLikeScreen(noise, 64, 64)).toBe(false);
 });
 
-test('an update message lays out its header and rectangles as the page reads them', () => {
-  const jpeg = Buffer.from([1, 2, 3]);
-  const rgb = Buffer.alloc(2 * 1 * 3, 7);
-  const { plain, tail } = updateParts(9, [
-    { x: 64, y: 128, width: 10, height: 20, encoding: 'jpeg', data: jpeg },
-    { x: 16, y: 32, width: 2, height: 1, encoding: 'zlib', data: rgb },
-  ]);
-  expect(plain.readUInt8(0)).toBe(1);
-  expect(plain.readUInt16LE(2)).toBe(2);
-  expect(plain.readUInt32LE(4)).toBe(9);
-  expect([0, 2, 4, 6].map((o) => plain.readUInt16LE(8 + o))).toEqual([64, 128, 10, 20]);
-  expect(plain.readUInt8(16)).toBe(1);
-  expect(plain.readUInt32LE(20)).toBe(3);
-  expect([0, 2, 4, 6].map((o) => plain.readUInt16LE(24 + o))).toEqual([16, 32, 2, 1]);
-  expect(plain.readUInt8(32)).toBe(2);
-  expect(plain.subarray(40)).toEqual(rgb); // raw pixels follow their header; JPEG bytes go to the tail
-  expect(tail).toEqual([jpeg]);
+test('a palette rectangle: the colours, then 0, 1, 2 or 4 bits a pixel, unpadded, high bits first', () => {
+  const [white, black, red] = [0xffffff, 0x000000, 0xff0000];
+  // 3x3, two colours: indices 0 1 0 / 1 1 1 / 0 0 1 -> bits 010111001 -> 0b01011100 0b10000000.
+  const two = Uint32Array.from([white, black, white, black, black, black, white, white, black]);
+  expect(encodePalette(two)).toEqual(Buffer.from([2, 255, 255, 255, 0, 0, 0, 0b01011100, 0b10000000]));
+  expect(encodePalette(new Uint32Array(50).fill(red))).toEqual(Buffer.from([1, 255, 0, 0])); // a fill
+  const three = Uint32Array.from([red, white, black, red, red]);
+  expect(encodePalette(three)).toEqual(
+    Buffer.from([3, 255, 0, 0, 255, 255, 255, 0, 0, 0, 0b00011000, 0b00000000]),
+  );
+  const sixteen = Uint32Array.from({ length: 33 }, (_, i) => i % 16);
+  const encoded = encodePalette(sixteen)!;
+  expect(encoded[0]).toBe(16);
+  expect(encoded.length).toBe(1 + 48 + 17); // 33 pixels of 4 bits
+  expect(encoded[49]).toBe(0x01);
+  expect(paletteBits(16)).toBe(4);
+  expect(encodePalette(Uint32Array.from({ length: 17 }, (_, i) => i))).toBeNull(); // 17 colours: raw RGB
 });
 
-test('pieces through one deflate stream inflate back in order, each on its own (sync flush)', async () => {
+test('a half-size picture for a slow page: each pixel the rounded mean of its 2x2, edges repeated', () => {
+  const screen = new ScreenCopy(4, 3);
+  const changed = new TileSet(4, 3);
+  const words = Uint32Array.from([
+    ...[0x000000, 0x0a0a0a, 0xff0000, 0xff0000],
+    ...[0x000000, 0x0b0b0b, 0x00ff00, 0x0000ff],
+    ...[0x102030, 0x102030, 0x405060, 0x000000],
+  ]);
+  screen.update({ x: 0, y: 0, width: 4, height: 3 }, Buffer.from(words.buffer), 16, changed);
+  const half = halfSize(screen, { x: 1, y: 0, width: 3, height: 3 });
+  // 3x3 from x=1 becomes 2x2: the right column and the bottom row are their own neighbours.
+  expect([...new Uint32Array(half.buffer, half.byteOffset, 4)]).toEqual([
+    0x454505, // red (10 + 255 + 11 + 0 + 2) >> 2 = 0x45, green the same, blue (10 + 11 + 2) >> 2 = 5
+    0x800080, // the last column twice: ff0000 and 0000ff
+    0x283848, // the last row twice: 102030 and 405060, rounded down from .5
+    0x000000,
+  ]);
+});
+
+test('an update message lays out its varint headers and rectangles as the page reads them', () => {
+  expect(varint(0)).toEqual([0]);
+  expect(varint(127)).toEqual([127]);
+  expect(varint(1919)).toEqual([0xff, 0x0e]);
+  const jpeg = Buffer.from([1, 2, 3]);
+  const rgb = Buffer.alloc(2 * 1 * 3, 7);
+  const palette = Buffer.from([1, 9, 9, 9]);
+  const { plain, tail } = updateParts([
+    { x: 200, y: 128, width: 10, height: 20, encoding: 'jpeg', data: jpeg },
+    { x: 16, y: 32, width: 2, height: 1, encoding: 'zlib', data: rgb },
+    { x: 1, y: 2, width: 3, height: 4, encoding: 'palette', data: palette },
+  ]);
+  expect([...plain]).toEqual([
+    3,
+    ...[0xc8, 0x01, 0x80, 0x01, 10, 20, 1, 3], // x 200 and y 128 take two bytes; the JPEG's length
+    ...[16, 32, 2, 1, 2, 7, 7, 7, 7, 7, 7], // raw pixels follow their header
+    ...[1, 2, 3, 4, 3, 1, 9, 9, 9],
+  ]);
+  expect(tail).toEqual([jpeg]); // JPEG bytes go to the tail
+  const message = updateMessage(Buffer.alloc(300, 5), tail);
+  expect([...message.subarray(0, 2)]).toEqual([0xac, 0x02]); // 300
+  expect(message.length).toBe(2 + 300 + 3);
+});
+
+test('pieces through one deflate stream inflate back in order, each on its own (partial flush)', async () => {
   const deflate = createDeflate();
   const inflate = createInflate();
   const out: Buffer[] = [];
@@ -90,14 +179,12 @@ test('pieces through one deflate stream inflate back in order, each on its own (
     const a = await deflatePiece(deflate, first);
     const b = await deflatePiece(deflate, first);
     expect(b.length).toBeLessThan(a.length); // the second refers back to the first
-    const message = updateMessage(b, [Buffer.from([9, 9])]);
-    expect(message.readUInt8(0)).toBe(2);
-    expect(message.readUInt32LE(4)).toBe(b.length);
-    expect(message.subarray(8 + b.length)).toEqual(Buffer.from([9, 9]));
-    for (const piece of [a, b]) {
+    for (const piece of [a, b, await deflatePiece(deflate, Buffer.from('x'))]) {
       inflate.write(piece);
-      await new Promise<void>((resolve) => inflate.flush(resolve));
-      expect(Buffer.concat(out.splice(0))).toEqual(first);
+      await new Promise<void>((resolve) => setTimeout(resolve, 20));
+      expect(Buffer.concat(out.splice(0)).toString()).toBe(
+        piece === a || piece === b ? first.toString() : 'x',
+      );
     }
   } finally {
     deflate.close();

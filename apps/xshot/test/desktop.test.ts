@@ -43,9 +43,14 @@ interface Served {
   close(): Promise<void>;
 }
 
-async function serve(options: { control: boolean; token?: string; port?: number }): Promise<Served> {
+async function serve(options: {
+  control: boolean;
+  token?: string;
+  port?: number;
+  display?: string;
+}): Promise<Served> {
   const desktop = await RemoteDesktop.open({
-    display: xvfb.display,
+    display: options.display ?? xvfb.display,
     control: options.control,
     quality: 80,
     fps: 60,
@@ -118,6 +123,54 @@ async function onPage(page: Page, x: number, y: number): Promise<{ x: number; y:
   return { x: box.x + ((x + 0.5) * box.width) / WIDTH, y: box.y + ((y + 0.5) * box.height) / HEIGHT };
 }
 
+/** The page's canvas and the X screen (ImageMagick `import`), as packed RGB. */
+async function canvasAndScreen(
+  page: Page,
+  screen = { display: xvfb.display, width: WIDTH, height: HEIGHT },
+): Promise<{ drawn: Buffer; imported: Buffer }> {
+  const dataUrl = (await page.evaluate(`document.getElementById('screen').toDataURL('image/png')`)) as string;
+  const drawn = await sharp(Buffer.from(dataUrl.split(',')[1]!, 'base64'))
+    .removeAlpha()
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  expect([drawn.info.width, drawn.info.height]).toEqual([screen.width, screen.height]);
+  const imported = execFileSync('import', ['-window', 'root', '-depth', '8', 'rgb:-'], {
+    env: { ...process.env, DISPLAY: screen.display },
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  return { drawn: drawn.data, imported };
+}
+
+/** How many pixels differ between two packed RGB pictures of the screen. */
+function differingPixels(a: Buffer, b: Buffer): number {
+  let n = 0;
+  for (let i = 0; i < a.length; i += 3)
+    if (a[i] !== b[i] || a[i + 1] !== b[i + 1] || a[i + 2] !== b[i + 2]) n++;
+  return n;
+}
+
+/** The page's last update: [encoding, x, y, width, height] per rectangle (encoding numbers of encode-tile.ts). */
+function lastUpdate(page: Page): Promise<[number, number, number, number, number][]> {
+  return stat(page, 'last');
+}
+
+/** Paints the root window with flat blocks of colours that depend on `seed` (screen-like content). */
+async function paintBlocks(seed: number): Promise<void> {
+  const image = painter.createImage(WIDTH, HEIGHT);
+  const rgba = Buffer.alloc(WIDTH * HEIGHT * 4);
+  for (let y = 0; y < HEIGHT; y++)
+    for (let x = 0; x < WIDTH; x++) {
+      const i = (y * WIDTH + x) * 4;
+      rgba[i] = ((x >> 7) * 25 + seed * 40) & 255;
+      rgba[i + 1] = ((y >> 6) * 20 + seed * 15) & 255;
+      rgba[i + 2] = 90 + seed;
+      rgba[i + 3] = 255;
+    }
+  image.fromRGBA(rgba);
+  await image.put(painter.root);
+  image.dispose();
+}
+
 async function quiet(page: Page, ms = 400): Promise<void> {
   let last = -1;
   for (;;) {
@@ -132,19 +185,7 @@ beforeAll(async () => {
   xvfb = await startTestXvfb(WIDTH, HEIGHT, 24);
   painter = await connect({ display: xvfb.display });
   // Flat colour blocks on the root: screen-like content, sent losslessly.
-  const image = painter.createImage(WIDTH, HEIGHT);
-  const rgba = Buffer.alloc(WIDTH * HEIGHT * 4);
-  for (let y = 0; y < HEIGHT; y++)
-    for (let x = 0; x < WIDTH; x++) {
-      const i = (y * WIDTH + x) * 4;
-      rgba[i] = (x >> 7) * 25;
-      rgba[i + 1] = (y >> 6) * 20;
-      rgba[i + 2] = 90;
-      rgba[i + 3] = 255;
-    }
-  image.fromRGBA(rgba);
-  await image.put(painter.root);
-  image.dispose();
+  await paintBlocks(0);
   // Each line the shell reads is written, byte for byte, to its own file.
   xterm = spawn(
     'xterm',
@@ -198,19 +239,8 @@ describe('with --control', () => {
 
   test('the canvas holds exactly the pixels ImageMagick import reads (lossless tiles)', async () => {
     await quiet(page);
-    const dataUrl = (await page.evaluate(
-      `document.getElementById('screen').toDataURL('image/png')`,
-    )) as string;
-    const drawn = await sharp(Buffer.from(dataUrl.split(',')[1]!, 'base64'))
-      .removeAlpha()
-      .raw()
-      .toBuffer({ resolveWithObject: true });
-    expect([drawn.info.width, drawn.info.height]).toEqual([WIDTH, HEIGHT]);
-    const imported = execFileSync('import', ['-window', 'root', '-depth', '8', 'rgb:-'], {
-      env: { ...process.env, DISPLAY: xvfb.display },
-      maxBuffer: 64 * 1024 * 1024,
-    });
-    expect(drawn.data.equals(imported)).toBe(true);
+    const { drawn, imported } = await canvasAndScreen(page);
+    expect(differingPixels(drawn, imported)).toBe(0);
     expect(await page.evaluate(`document.getElementById('screen').style.cursor`)).toMatch(
       /^url\("?data:image\/png;base64,/,
     );
@@ -227,15 +257,86 @@ describe('with --control', () => {
     expect(served.desktop.stats().inputs).toBeGreaterThan(text.length);
   });
 
-  test('the typed text appears on the canvas too: the page follows the xterm', async () => {
+  test('a typed character comes as palette rectangles cropped to it, drawn pixel-exact', async () => {
     await quiet(page);
     const before = await stat<number>(page, 'bytes');
+    const updates = await stat<number>(page, 'updates');
     await page.keyboard.type('x');
-    await until('an update', async () => (await stat<number>(page, 'bytes')) > before);
+    await until('an update', async () => (await stat<number>(page, 'updates')) > updates);
+    await quiet(page);
     const after = await stat<number>(page, 'bytes');
-    // One character: a tile or two of deflated pixels, not a picture of the screen.
-    expect(after - before).toBeLessThan(4000);
+    // One character and the cursor moving on: tens of bytes, not a picture of the screen.
+    expect(after - before).toBeLessThan(300);
+    const rects = await lastUpdate(page);
+    expect(rects.length).toBeGreaterThan(0);
+    for (const [encoding, x, y, width, height] of rects) {
+      expect(encoding).toBe(3); // palette: the xterm's cells are 2 colours
+      // Inside the xterm, and smaller than the two 16x16 tiles a character and its cursor touch.
+      expect(x + width).toBeLessThanOrEqual(XTERM.x + XTERM.width);
+      expect(y + height).toBeLessThanOrEqual(XTERM.y + XTERM.height);
+      expect(width * height).toBeLessThan(2 * 16 * 16);
+    }
+    const { drawn, imported } = await canvasAndScreen(page);
+    expect(differingPixels(drawn, imported)).toBe(0);
     await page.keyboard.press('Backspace');
+  });
+
+  test('a change of most of the screen comes as one JPEG, then is refreshed to exact pixels', async () => {
+    await quiet(page);
+    const seen: Awaited<ReturnType<typeof lastUpdate>>[] = [];
+    const updates = await stat<number>(page, 'updates');
+    await paintBlocks(3);
+    // Every update the page draws from here on, until the screen is still.
+    await until('the change and its refresh', async () => {
+      const now = await stat<number>(page, 'updates');
+      if (now > updates + seen.length) seen.push(await lastUpdate(page));
+      return seen.length >= 2 && seen.at(-1)!.every(([encoding]) => encoding === 2 || encoding === 3);
+    });
+    // The first is one JPEG (whole or half size) covering the painted area, a quarter of the screen or more.
+    const [first] = seen;
+    expect(first).toHaveLength(1);
+    const [encoding, , , width, height] = first![0]!;
+    expect([1, 4]).toContain(encoding);
+    expect(width * height).toBeGreaterThanOrEqual((WIDTH * HEIGHT) / 4);
+    await quiet(page);
+    const { drawn, imported } = await canvasAndScreen(page);
+    expect(differingPixels(drawn, imported)).toBe(0);
+  });
+
+  test('a small change that keeps going (a clock, a cursor) does not hold back the lossless refresh', async () => {
+    await quiet(page);
+    const blink = painter.createImage(8, 8);
+    let on = false;
+    let blinking = true;
+    const blinker = (async () => {
+      while (blinking) {
+        on = !on;
+        blink.fromRGBA(Buffer.alloc(8 * 8 * 4, on ? 255 : 0));
+        await blink.put(painter.root, { x: WIDTH - 40, y: HEIGHT - 40 });
+        await delay(50);
+      }
+    })();
+    /** Pixels the page has drawn as JPEG (whole or half size) and losslessly (raw or palette). */
+    const drawn = async (): Promise<{ lossy: number; lossless: number }> => {
+      const pixels = await stat<number[]>(page, 'pixels');
+      return { lossy: pixels[1]! + pixels[4]!, lossless: pixels[2]! + pixels[3]! };
+    };
+    try {
+      const before = await drawn();
+      await paintBlocks(5);
+      // While the blinking goes on: the change as JPEG, then a quarter of the screen or more losslessly.
+      await until('the refresh', async () => {
+        const now = await drawn();
+        return now.lossy > before.lossy && now.lossless - before.lossless >= (WIDTH * HEIGHT) / 4;
+      });
+    } finally {
+      blinking = false;
+      await blinker;
+      blink.dispose();
+    }
+    await quiet(page);
+    const screens = await canvasAndScreen(page);
+    expect(differingPixels(screens.drawn, screens.imported)).toBe(0);
   });
 
   test('a click lands on the X screen at the coordinates clicked in the page', async () => {
@@ -314,6 +415,46 @@ describe('with --control', () => {
       { timeout: 15_000 },
     );
     expect(await page.isVisible('#message')).toBe(false);
+  });
+});
+
+describe("at depth 16 (captures converted to the screen copy's 32-bit layout)", () => {
+  test('the canvas holds exactly the pixels X holds (import reads them within one level)', async () => {
+    const small = await startTestXvfb(320, 200, 16);
+    const other = await connect({ display: small.display });
+    let served: Served | undefined;
+    let page: Page | undefined;
+    try {
+      const image = other.createImage(320, 200);
+      const rgba = Buffer.alloc(320 * 200 * 4);
+      for (let i = 0; i < 320 * 200; i++) {
+        const [x, y] = [i % 320, Math.floor(i / 320)];
+        rgba.set([(x >> 4) * 13, (y >> 3) * 10, ((x >> 5) + (y >> 4)) * 16, 255], i * 4); // flat blocks
+      }
+      image.fromRGBA(rgba);
+      await image.put(other.root);
+      image.dispose();
+      served = await serve({ control: false, display: small.display });
+      page = await openPage(served.base);
+      await quiet(page);
+      const screens = await canvasAndScreen(page, { display: small.display, width: 320, height: 200 });
+      // Exactly what X holds, widened to 8 bits as mit-shm does (bit replication, as X servers and pixman
+      // do), from a capture of our own; and ImageMagick's reading, which widens 5 and 6 bits by scaling down
+      // (4 of 31 is 32 there, 33 here), within one level.
+      const frame = await other.capture({});
+      const exact = frame.toRGB();
+      frame.release();
+      expect(differingPixels(screens.drawn, exact)).toBe(0);
+      let furthest = 0;
+      for (let i = 0; i < exact.length; i++)
+        furthest = Math.max(furthest, Math.abs(screens.drawn[i]! - screens.imported[i]!));
+      expect(furthest).toBeLessThanOrEqual(1);
+    } finally {
+      await page?.close();
+      await served?.close();
+      await other.close();
+      await small.stop();
+    }
   });
 });
 
