@@ -215,7 +215,9 @@ describe('findScroll', () => {
     // The last 13 rows are new content (the scroll's new lines).
     expect(findScroll(rowsOf(old, width), rowsOf(fresh, width), width, rows)).toEqual({
       dy: 13,
+      x: 0,
       y: 0,
+      width,
       height: rows - 13,
     });
   });
@@ -239,7 +241,7 @@ describe('findScroll', () => {
       width,
       rows,
     );
-    expect(found).toEqual({ dy: -40, y: 40, height: rows - 40 });
+    expect(found).toEqual({ dy: -40, x: 0, y: 40, width, height: rows - 40 });
   });
 
   test('the run stops where the rows stop matching (a status line that changed)', () => {
@@ -249,11 +251,51 @@ describe('findScroll', () => {
     const fresh = lines(width, rows, 5);
     fresh.fill(0x123456, 60 * width, 61 * width); // row 60 is something else
     const found = findScroll(rowsOf(old, width), rowsOf(fresh, width), width, rows)!;
-    expect(found).toEqual({ dy: 5, y: 0, height: 60 });
+    expect(found).toEqual({ dy: 5, x: 0, y: 0, width, height: 60 });
     for (let y = found.y; y < found.y + found.height; y++)
       expect(fresh.subarray(y * width, (y + 1) * width)).toEqual(
         old.subarray((y + found.dy) * width, (y + found.dy + 1) * width),
       );
+  });
+
+  test('text scrolling beside columns that stay (a background in bands): only the columns that changed', () => {
+    const width = 120;
+    const rows = 200;
+    const old = new Uint32Array(width * rows);
+    const fresh = new Uint32Array(width * rows);
+    const a = lines(100, rows, 0, 13);
+    const b = lines(100, rows, 13, 13);
+    for (let r = 0; r < rows; r++) {
+      old.set(a.subarray(r * 100, (r + 1) * 100), r * width);
+      fresh.set(b.subarray(r * 100, (r + 1) * 100), r * width);
+      // Columns 100-119: still, and different every 64 rows (compared whole, no row would match).
+      old.fill(0x400000 + (r >> 6), r * width + 100, (r + 1) * width);
+      fresh.fill(0x400000 + (r >> 6), r * width + 100, (r + 1) * width);
+    }
+    expect(findScroll(rowsOf(old, width), rowsOf(fresh, width), width, rows)).toEqual({
+      dy: 13,
+      x: 0,
+      y: 0,
+      width: 100,
+      height: rows - 13,
+    });
+  });
+
+  test('lines that begin alike: the copy takes in the still columns that hold the same shift', () => {
+    const width = 90;
+    const rows = 100;
+    const old = lines(width, rows, 0);
+    const fresh = lines(width, rows, 10);
+    // Columns 0-59 the same in every row ("line " before the numbers), 60-89 the numbers.
+    for (const words of [old, fresh])
+      for (let r = 0; r < rows; r++) words.fill(0x202020, r * width, r * width + 60);
+    expect(findScroll(rowsOf(old, width), rowsOf(fresh, width), width, rows)).toEqual({
+      dy: 10,
+      x: 0,
+      y: 0,
+      width,
+      height: rows - 10,
+    });
   });
 
   test('no scroll: unrelated pictures, an unchanged one, one too short', () => {

@@ -2,7 +2,7 @@
 // against ImageMagick `import`, text typed in the page against what the xterm's shell writes to files, a
 // click against an X window's ButtonPress, the clipboard against a second X client, and the refusals
 // (read-only viewers, foreign Origin, missing token) against X's own state.
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -480,6 +480,33 @@ describe('scrolling (copy rectangles)', () => {
       expect((await stat<number[]>(page, 'pixels'))[COPY]! - copied).toBe(AREA.width * (AREA.height - 26));
       // A fraction of what the area's pixels cost (~6 KiB deflated for 384x384 of 2-colour rows).
       expect((await stat<number>(page, 'bytes')) - bytes).toBeLessThan(2000);
+      const { drawn, imported } = await canvasAndScreen(page);
+      expect(differingPixels(drawn, imported)).toBe(0);
+    } finally {
+      await page.close();
+    }
+  });
+
+  test('an xterm scrolling line by line gets copies of its text, and ends pixel-exact', async () => {
+    const page = await openPage(served.base);
+    try {
+      await quiet(page);
+      const copied = (await stat<number[]>(page, 'pixels'))[COPY] ?? 0;
+      const env = { ...process.env, DISPLAY: xvfb.display };
+      // No window manager: the key events go to the window under the pointer. 30 lines fill its 24 rows.
+      execFileSync('xdotool', ['mousemove', String(XTERM.x + 100), String(XTERM.y + 100)], { env });
+      // Not execFileSync: the server runs in this process and must capture while the lines come.
+      const text = Array.from({ length: 30 }, (_, i) => `scrolled ${i * 7919}\n`).join('');
+      await new Promise((resolve, reject) =>
+        execFile('xdotool', ['type', '--delay', '15', text], { env }, (error) =>
+          error ? reject(error) : resolve(null),
+        ),
+      );
+      await quiet(page);
+      // Each scroll of a 13-pixel line moves the rows above: most of the xterm's text area, not sent again.
+      expect((await stat<number[]>(page, 'pixels'))[COPY]! - copied).toBeGreaterThanOrEqual(
+        XTERM.width * 13 * 10,
+      );
       const { drawn, imported } = await canvasAndScreen(page);
       expect(differingPixels(drawn, imported)).toBe(0);
     } finally {

@@ -527,7 +527,12 @@ export class RemoteDesktop {
             : null;
         this.#screen.update(rect, data, stride, changed);
         if (found) {
-          const target = { x: rect.x, y: rect.y + found.y, width: rect.width, height: found.height };
+          const target = {
+            x: rect.x + found.x,
+            y: rect.y + found.y,
+            width: found.width,
+            height: found.height,
+          };
           const rest = new TileSet(this.width, this.height);
           rest.addAll(changed);
           rest.deleteInside(target);
