@@ -12,6 +12,7 @@ import {
   updateParts,
   varint,
 } from '../src/web/remote/encode-tile';
+import { findScroll } from '../src/web/remote/scroll';
 import { MAX_BAND_TILES, ScreenCopy, TILE, TileSet } from '../src/web/remote/tiles';
 
 function covered(set: TileSet): Set<string> {
@@ -190,4 +191,138 @@ test('pieces through one deflate stream inflate back in order, each on its own (
     deflate.close();
     inflate.close();
   }
+});
+
+describe('findScroll', () => {
+  /** A width x rows picture of text-like lines: row r is line r's pattern, distinct per line. */
+  function lines(width: number, rows: number, first: number, blankEvery = 0): Uint32Array {
+    const words = new Uint32Array(width * rows);
+    for (let r = 0; r < rows; r++) {
+      const line = first + r;
+      if (blankEvery > 0 && line % blankEvery === 0) continue; // a blank row (0), like a terminal's gaps
+      for (let x = 0; x < width; x++)
+        words[r * width + x] = ((line * 2654435761 + x * 40503) >>> 8) & 0xffffff;
+    }
+    return words;
+  }
+  const rowsOf = (words: Uint32Array, width: number) => ({ words, start: 0, stride: width });
+
+  test('a picture scrolled up by 13 rows: dy 13, the rows that moved, verified', () => {
+    const width = 200;
+    const rows = 300;
+    const old = lines(width, rows, 0, 7);
+    const fresh = lines(width, rows, 13, 7);
+    // The last 13 rows are new content (the scroll's new lines).
+    expect(findScroll(rowsOf(old, width), rowsOf(fresh, width), width, rows)).toEqual({
+      dy: 13,
+      x: 0,
+      y: 0,
+      width,
+      height: rows - 13,
+    });
+  });
+
+  test('scrolled down, in a rectangle of a larger buffer, X byte ignored', () => {
+    const width = 64;
+    const stride = 100;
+    const rows = 120;
+    const old = new Uint32Array(stride * rows);
+    const fresh = new Uint32Array(stride * rows);
+    const a = lines(width, rows, 0);
+    const b = lines(width, rows, -40);
+    for (let r = 0; r < rows; r++)
+      for (let x = 0; x < width; x++) {
+        old[r * stride + 10 + x] = a[r * width + x]!;
+        fresh[r * stride + 10 + x] = (b[r * width + x]! | 0xff000000) >>> 0;
+      }
+    const found = findScroll(
+      { words: old, start: 10, stride },
+      { words: fresh, start: 10, stride },
+      width,
+      rows,
+    );
+    expect(found).toEqual({ dy: -40, x: 0, y: 40, width, height: rows - 40 });
+  });
+
+  test('the run stops where the rows stop matching (a status line that changed)', () => {
+    const width = 50;
+    const rows = 100;
+    const old = lines(width, rows, 0);
+    const fresh = lines(width, rows, 5);
+    fresh.fill(0x123456, 60 * width, 61 * width); // row 60 is something else
+    const found = findScroll(rowsOf(old, width), rowsOf(fresh, width), width, rows)!;
+    expect(found).toEqual({ dy: 5, x: 0, y: 0, width, height: 60 });
+    for (let y = found.y; y < found.y + found.height; y++)
+      expect(fresh.subarray(y * width, (y + 1) * width)).toEqual(
+        old.subarray((y + found.dy) * width, (y + found.dy + 1) * width),
+      );
+  });
+
+  test('text scrolling beside columns that stay (a background in bands): only the columns that changed', () => {
+    const width = 120;
+    const rows = 200;
+    const old = new Uint32Array(width * rows);
+    const fresh = new Uint32Array(width * rows);
+    const a = lines(100, rows, 0, 13);
+    const b = lines(100, rows, 13, 13);
+    for (let r = 0; r < rows; r++) {
+      old.set(a.subarray(r * 100, (r + 1) * 100), r * width);
+      fresh.set(b.subarray(r * 100, (r + 1) * 100), r * width);
+      // Columns 100-119: still, and different every 64 rows (compared whole, no row would match).
+      old.fill(0x400000 + (r >> 6), r * width + 100, (r + 1) * width);
+      fresh.fill(0x400000 + (r >> 6), r * width + 100, (r + 1) * width);
+    }
+    expect(findScroll(rowsOf(old, width), rowsOf(fresh, width), width, rows)).toEqual({
+      dy: 13,
+      x: 0,
+      y: 0,
+      width: 100,
+      height: rows - 13,
+    });
+  });
+
+  test('lines that begin alike: the copy takes in the still columns that hold the same shift', () => {
+    const width = 90;
+    const rows = 100;
+    const old = lines(width, rows, 0);
+    const fresh = lines(width, rows, 10);
+    // Columns 0-59 the same in every row ("line " before the numbers), 60-89 the numbers.
+    for (const words of [old, fresh])
+      for (let r = 0; r < rows; r++) words.fill(0x202020, r * width, r * width + 60);
+    expect(findScroll(rowsOf(old, width), rowsOf(fresh, width), width, rows)).toEqual({
+      dy: 10,
+      x: 0,
+      y: 0,
+      width,
+      height: rows - 10,
+    });
+  });
+
+  test('no scroll: unrelated pictures, an unchanged one, one too short', () => {
+    const width = 80;
+    expect(
+      findScroll(rowsOf(lines(width, 200, 0), width), rowsOf(lines(width, 200, 1000), width), width, 200),
+    ).toBeNull();
+    const same = lines(width, 200, 0);
+    expect(findScroll(rowsOf(same, width), rowsOf(same.slice(), width), width, 200)).toBeNull();
+    expect(
+      findScroll(rowsOf(lines(width, 20, 0), width), rowsOf(lines(width, 20, 2), width), width, 20),
+    ).toBeNull();
+    // Noise everywhere (video): nothing matches.
+    const noise = (seed: number) =>
+      Uint32Array.from({ length: width * 200 }, (_, i) => (i * 2246822519 + seed) >>> 8);
+    expect(findScroll(rowsOf(noise(1), width), rowsOf(noise(2), width), width, 200)).toBeNull();
+  });
+});
+
+test('deleteInside takes out the tiles wholly inside; touches sees any tile a rectangle touches', () => {
+  const set = new TileSet(100, 100); // 7 x 7 tiles, the last column and row cut at 100
+  set.fill();
+  set.deleteInside({ x: 8, y: 16, width: 92, height: 40 }); // columns 1..6 (to the edge), rows 1..2 (3 is cut)
+  for (let row = 0; row < set.rows; row++)
+    for (let column = 0; column < set.columns; column++)
+      expect(set.has(column, row)).toBe(!(column >= 1 && row >= 1 && row <= 2));
+  expect(set.touches({ x: 20, y: 20, width: 40, height: 10 })).toBe(false);
+  expect(set.touches({ x: 20, y: 20, width: 40, height: 30 })).toBe(true); // reaches row 3
+  expect(set.touches({ x: 15, y: 20, width: 10, height: 10 })).toBe(true); // column 0
 });

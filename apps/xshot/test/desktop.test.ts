@@ -2,7 +2,7 @@
 // against ImageMagick `import`, text typed in the page against what the xterm's shell writes to files, a
 // click against an X window's ButtonPress, the clipboard against a second X client, and the refusals
 // (read-only viewers, foreign Origin, missing token) against X's own state.
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -415,6 +415,174 @@ describe('with --control', () => {
       { timeout: 15_000 },
     );
     expect(await page.isVisible('#message')).toBe(false);
+  });
+});
+
+describe('scrolling (copy rectangles)', () => {
+  /** Where the scrolled "text" is painted: clear of the xterm, the blinker and the click test's window. */
+  const AREA = { x: 512, y: 320, width: 384, height: 384 };
+  const COPY = 5;
+
+  /**
+   * Text-like rows (2 colours in runs of 4 pixels, a blank row every 13) starting at content row `first`:
+   * painting first + n after first scrolls the area up by n rows.
+   */
+  async function paintText(first: number): Promise<void> {
+    const { width, height } = AREA;
+    const image = painter.createImage(width, height);
+    const rgba = Buffer.alloc(width * height * 4);
+    for (let y = 0; y < height; y++) {
+      const line = first + y;
+      for (let x = 0; x < width; x++) {
+        let h = Math.imul((line << 8) ^ (x >> 2), 0x9e3779b1);
+        h = Math.imul(h ^ (h >>> 15), 0x5bd1e995);
+        const ink = line % 13 !== 0 && (h >>> 16) & 1;
+        rgba.set(ink ? [20, 20, 20, 255] : [240, 240, 230, 255], (y * width + x) * 4);
+      }
+    }
+    image.fromRGBA(rgba);
+    await image.put(painter.root, { x: AREA.x, y: AREA.y });
+    image.dispose();
+  }
+
+  let served: Served;
+  beforeAll(async () => {
+    await paintText(0);
+    served = await serve({ control: false });
+  });
+  afterAll(async () => {
+    await served?.close();
+  });
+
+  test('a scroll comes as one copy of the rows the page has, plus the new rows; drawn pixel-exact', async () => {
+    const page = await openPage(served.base);
+    try {
+      await paintText(100);
+      await quiet(page);
+      const updates = await stat<number>(page, 'updates');
+      const copied = (await stat<number[]>(page, 'pixels'))[COPY] ?? 0;
+      const bytes = await stat<number>(page, 'bytes');
+      await paintText(126); // up by 26 rows
+      await until('the scroll', async () => (await stat<number>(page, 'updates')) > updates);
+      await quiet(page);
+      const rects = await lastUpdate(page);
+      const copies = rects.filter(([encoding]) => encoding === COPY);
+      expect(copies).toHaveLength(1);
+      const [, x, y, width, height] = copies[0]!;
+      expect([x, width]).toEqual([AREA.x, AREA.width]);
+      expect(y).toBe(AREA.y);
+      expect(height).toBe(AREA.height - 26);
+      // The rows that are really new, and the tile row the copy's end cuts: not the area again.
+      const pixels = rects
+        .filter(([encoding]) => encoding !== COPY)
+        .reduce((sum, [, , , w, h]) => sum + w * h, 0);
+      expect(pixels).toBeLessThanOrEqual(AREA.width * (26 + 16));
+      expect((await stat<number[]>(page, 'pixels'))[COPY]! - copied).toBe(AREA.width * (AREA.height - 26));
+      // A fraction of what the area's pixels cost (~6 KiB deflated for 384x384 of 2-colour rows).
+      expect((await stat<number>(page, 'bytes')) - bytes).toBeLessThan(2000);
+      const { drawn, imported } = await canvasAndScreen(page);
+      expect(differingPixels(drawn, imported)).toBe(0);
+    } finally {
+      await page.close();
+    }
+  });
+
+  test('an xterm scrolling line by line gets copies of its text, and ends pixel-exact', async () => {
+    const page = await openPage(served.base);
+    try {
+      await quiet(page);
+      const copied = (await stat<number[]>(page, 'pixels'))[COPY] ?? 0;
+      const env = { ...process.env, DISPLAY: xvfb.display };
+      // No window manager: the key events go to the window under the pointer. 30 lines fill its 24 rows.
+      execFileSync('xdotool', ['mousemove', String(XTERM.x + 100), String(XTERM.y + 100)], { env });
+      // Not execFileSync: the server runs in this process and must capture while the lines come.
+      const text = Array.from({ length: 30 }, (_, i) => `scrolled ${i * 7919}\n`).join('');
+      await new Promise((resolve, reject) =>
+        execFile('xdotool', ['type', '--delay', '15', text], { env }, (error) =>
+          error ? reject(error) : resolve(null),
+        ),
+      );
+      await quiet(page);
+      // Each scroll of a 13-pixel line moves the rows above: most of the xterm's text area, not sent again.
+      expect((await stat<number[]>(page, 'pixels'))[COPY]! - copied).toBeGreaterThanOrEqual(
+        XTERM.width * 13 * 10,
+      );
+      const { drawn, imported } = await canvasAndScreen(page);
+      expect(differingPixels(drawn, imported)).toBe(0);
+    } finally {
+      await page.close();
+    }
+  });
+
+  test('a viewer that has not been sent the source rows gets pixels, not a copy; both end exact', async () => {
+    const fast = await openPage(served.base);
+    const slow = await openPage(served.base);
+    try {
+      await quiet(fast);
+      await quiet(slow);
+      // The slow page keeps its acknowledgements until told: after three updates the server sends it
+      // nothing more, and what changes meanwhile stays dirty for it.
+      await slow.evaluate(`(() => {
+        const send = WebSocket.prototype.send;
+        window.__held = [];
+        window.__hold = true;
+        WebSocket.prototype.send = function (message) {
+          if (window.__hold && typeof message === 'string' && message.includes('"ack"')) {
+            window.__held.push([this, message]);
+            return;
+          }
+          return send.call(this, message);
+        };
+        window.__release = () => {
+          window.__hold = false;
+          for (const [socket, message] of window.__held) send.call(socket, message);
+          window.__held = [];
+        };
+      })()`);
+      const dot = painter.createImage(8, 8);
+      for (let i = 0; i < 3; i++) {
+        const updates = await stat<number>(slow, 'updates');
+        dot.fromRGBA(Buffer.alloc(8 * 8 * 4, 60 * (i + 1)));
+        await dot.put(painter.root, { x: 1000, y: 40 });
+        await until(
+          'an update on the slow page',
+          async () => (await stat<number>(slow, 'updates')) > updates,
+        );
+      }
+      dot.dispose();
+      const slowUpdates = await stat<number>(slow, 'updates');
+      // New text in the area: the fast page gets it, the slow one only has it marked dirty.
+      await paintText(5000); // rows the area never showed: no copy for anyone
+      await quiet(fast);
+      const fastCopied = (await stat<number[]>(fast, 'pixels'))[COPY] ?? 0;
+      const slowCopied = (await stat<number[]>(slow, 'pixels'))[COPY] ?? 0;
+      const fastUpdates = await stat<number>(fast, 'updates');
+      await paintText(5040); // up by 40 rows
+      await until(
+        'the scroll on the fast page',
+        async () => (await stat<number>(fast, 'updates')) > fastUpdates,
+      );
+      await quiet(fast);
+      expect((await stat<number[]>(fast, 'pixels'))[COPY]! - fastCopied).toBe(
+        AREA.width * (AREA.height - 40),
+      );
+      expect(await stat<number>(slow, 'updates')).toBe(slowUpdates);
+      await slow.evaluate('window.__release()');
+      await until(
+        'the slow page to catch up',
+        async () => (await stat<number>(slow, 'updates')) > slowUpdates,
+      );
+      await quiet(slow);
+      // The slow page got the area as pixels: its canvas never held the rows a copy would have moved.
+      expect((await stat<number[]>(slow, 'pixels'))[COPY] ?? 0).toBe(slowCopied);
+      for (const page of [fast, slow]) {
+        const { drawn, imported } = await canvasAndScreen(page);
+        expect(differingPixels(drawn, imported)).toBe(0);
+      }
+    } finally {
+      await fast.close();
+      await slow.close();
+    }
   });
 });
 

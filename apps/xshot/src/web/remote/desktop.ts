@@ -13,6 +13,13 @@
 // decode at the capture rate; those tiles are then sent again losslessly once REFRESH_MS pass without
 // another such change (as TurboVNC's "lossless refresh"), so text ends pixel-exact. Small changes meanwhile
 // (a blinking cursor, a clock, a video in a corner) go on as usual and do not hold the refresh back.
+//
+// Scrolling: when a capture is the previous screen shifted vertically (findScroll), a viewer whose canvas
+// holds the source rows exactly (none of their tiles dirty or lossy for it) gets a `copy` rectangle, ahead
+// of its next update's pixels, and only the tiles the copy does not fully cover become dirty for it. The
+// page draws updates in order, so what it has drawn plus what is in flight is the screen copy outside the
+// viewer's dirty and lossy tiles: a copy from clean tiles reproduces the new rows exactly. Other viewers
+// get the pixels, as before.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { createDeflate, type Deflate } from 'node:zlib';
@@ -33,6 +40,7 @@ import { type WebSocket, WebSocketServer } from 'ws';
 import { isWordBGRX } from '../../encodable';
 import { isLoopbackHost } from '../server';
 import {
+  copyRect,
   deflatePiece,
   type EncodedRect,
   type EncodeMode,
@@ -41,6 +49,7 @@ import {
   updateParts,
 } from './encode-tile';
 import { DESKTOP_HTML } from './page';
+import { findScroll } from './scroll';
 import { type Rect, ScreenCopy, TILE, TileSet } from './tiles';
 
 export const DESKTOP_PATH = '/desktop';
@@ -121,6 +130,8 @@ interface Viewer {
   /** Keysyms and buttons this viewer holds down: released when it goes. */
   readonly keys: Set<number>;
   readonly buttons: Set<number>;
+  /** Copy rectangles (scrolls) to send ahead of the next update's pixels, in order. */
+  copies: EncodedRect[];
   /** This viewer's zlib stream for lossless rectangles; the page keeps the matching inflater. */
   readonly deflate: Deflate;
 }
@@ -287,6 +298,7 @@ export class RemoteDesktop {
       sending: false,
       keys: new Set(),
       buttons: new Set(),
+      copies: [],
       deflate: createDeflate({ level: DEFLATE_LEVEL, memLevel: 9 }),
     };
     viewer.dirty.fill();
@@ -488,6 +500,7 @@ export class RemoteDesktop {
   async #capture(rects: Rect[]): Promise<void> {
     const changed = this.#changed;
     changed.clear();
+    let scroll: { copy: EncodedRect; source: Rect; rest: TileSet } | null = null;
     for (const rect of rects) {
       const frame = await this.#display.capture({
         x: this.#origin.x + rect.x,
@@ -497,7 +510,39 @@ export class RemoteDesktop {
       });
       try {
         const { data, stride } = bgrxOf(frame);
+        // One captured rectangle only: with several, a copy's source rows could be ones an earlier
+        // rectangle of this capture changed, which no viewer has yet.
+        const found =
+          rects.length === 1 && !this.#stale
+            ? findScroll(
+                this.#screen.rowsOf(rect),
+                {
+                  words: new Uint32Array(data.buffer, data.byteOffset, data.length >>> 2),
+                  start: 0,
+                  stride: stride >>> 2,
+                },
+                rect.width,
+                rect.height,
+              )
+            : null;
         this.#screen.update(rect, data, stride, changed);
+        if (found) {
+          const target = {
+            x: rect.x + found.x,
+            y: rect.y + found.y,
+            width: found.width,
+            height: found.height,
+          };
+          const rest = new TileSet(this.width, this.height);
+          rest.addAll(changed);
+          rest.deleteInside(target);
+          if (rest.count() < changed.count())
+            scroll = {
+              copy: copyRect(target, target.y + found.dy),
+              source: { ...target, y: target.y + found.dy },
+              rest,
+            };
+        }
       } finally {
         frame.release();
       }
@@ -506,7 +551,10 @@ export class RemoteDesktop {
     if (changed.empty) return;
     this.#version++;
     for (const viewer of this.#viewers) {
-      viewer.dirty.addAll(changed);
+      if (scroll && !viewer.dirty.touches(scroll.source) && !viewer.lossy.touches(scroll.source)) {
+        viewer.copies.push(scroll.copy);
+        viewer.dirty.addAll(scroll.rest);
+      } else viewer.dirty.addAll(changed);
       this.#pump(viewer);
     }
   }
@@ -526,7 +574,8 @@ export class RemoteDesktop {
   /**
    * What the viewer gets next, and how: a lossless refresh of its lossy tiles when it is due (first, so that
    * a screen that keeps changing a little cannot put it off), else its dirty tiles (one JPEG of their area
-   * when they cover LOSSY_SHARE of the screen, else cropped rectangles by content).
+   * when they cover LOSSY_SHARE of the screen, else cropped rectangles by content); #pump puts the pending
+   * copies ahead of them.
    */
   #nextUpdate(viewer: Viewer): { rects: Rect[]; mode: EncodeMode } | null {
     const { dirty, lossy } = viewer;
@@ -552,7 +601,7 @@ export class RemoteDesktop {
       dirty.clear();
       return next;
     }
-    return null;
+    return viewer.copies.length > 0 ? { rects: [], mode: 'auto' } : null;
   }
 
   /** Sends the viewer what changed since its last update, if it is ready for one. */
@@ -568,10 +617,13 @@ export class RemoteDesktop {
       return;
     const next = this.#nextUpdate(viewer);
     if (!next) return;
+    // Taken with the dirty tiles: the copies were valid on the canvas as it is before this update's pixels.
+    const copies = viewer.copies;
+    viewer.copies = [];
     viewer.sending = true;
     Promise.all(next.rects.map((rect) => this.#encoded(rect, next.mode)))
       .then(async (results) => {
-        const encoded = results.filter((rect) => rect !== null);
+        const encoded = [...copies, ...results.filter((rect) => rect !== null)];
         if (encoded.length === 0) {
           // A refresh that left everything as it was: changes that came meanwhile go now.
           viewer.sending = false;

@@ -14,9 +14,10 @@ import type { Rect, ScreenCopy } from './tiles';
  * The encoding byte of a rectangle (the page's decoder has the same table). `png` is no longer sent (kept so
  * the numbers stay put); `zlib` is raw RGB through the viewer's deflate stream; `palette` is a palette and
  * packed indices through it; `jpeg-half` is a JPEG of the rectangle at half its width and height (rounded
- * up), which the page draws stretched to the rectangle.
+ * up), which the page draws stretched to the rectangle; `copy` is no pixels but a move of the page's own: the
+ * rectangle is drawn from the canvas's pixels at the same x and width, `varint source y` (a scroll).
  */
-export const ENCODING = { png: 0, jpeg: 1, zlib: 2, palette: 3, 'jpeg-half': 4 } as const;
+export const ENCODING = { png: 0, jpeg: 1, zlib: 2, palette: 3, 'jpeg-half': 4, copy: 5 } as const;
 export type Encoding = keyof typeof ENCODING;
 
 export interface EncodedRect extends Rect {
@@ -233,6 +234,11 @@ export function deflatePiece(stream: Deflate, data: Buffer): Promise<Buffer> {
   });
 }
 
+/** A copy rectangle: `rect` of the page's canvas takes the pixels the canvas holds at (rect.x, sourceY). */
+export function copyRect(rect: Rect, sourceY: number): EncodedRect {
+  return { ...rect, encoding: 'copy', data: Buffer.from(varint(sourceY)) };
+}
+
 /** Unsigned LEB128: 7 bits a byte, low first, the high bit set on every byte but the last. */
 export function varint(value: number): number[] {
   const out: number[] = [];
@@ -248,7 +254,7 @@ export function varint(value: number): number[] {
 /**
  * One update, in two parts. `plain` goes through the viewer's deflate stream: `varint count`, then per
  * rectangle `varint x, y, width, height, u8 encoding` and then by encoding: `zlib` its raw RGB, `palette`
- * what encodePalette wrote, `jpeg` and `jpeg-half` a `varint length` of its bytes in the tail. `tail`: the JPEG rectangles'
+ * what encodePalette wrote, `copy` a `varint source y`, `jpeg` and `jpeg-half` a `varint length` of its bytes in the tail. `tail`: the JPEG rectangles'
  * bytes, in order, sent as they are (deflate cannot shrink them). The headers ride in the deflate stream, and
  * are varints, because a typed character is ~20 bytes of pixels after deflate: 16-byte headers were a large
  * part of each update.

@@ -1,7 +1,8 @@
 // The page served at /desktop: draws the remote screen onto a canvas from the WebSocket's updates (deflated
-// palette or raw pixels and JPEG rectangles, as encode-tile.ts lays them out, acknowledged once drawn),
-// scales it to the window, shows the remote cursor's shape as a CSS cursor, reconnects when the connection drops, and with control sends keys (as X keysyms), pointer,
-// wheel and clipboard text. Kept as a string so it ships inside dist/ with the code.
+// palette or raw pixels, JPEG rectangles, and copies of its own pixels for scrolls, as encode-tile.ts lays
+// them out, acknowledged once drawn), scales it to the window, shows the remote cursor's shape as a CSS
+// cursor, reconnects when the connection drops, and with control sends keys (as X keysyms), pointer, wheel
+// and clipboard text. Kept as a string so it ships inside dist/ with the code.
 
 export const DESKTOP_HTML = `<!doctype html>
 <html lang="en">
@@ -54,10 +55,11 @@ export const DESKTOP_HTML = `<!doctype html>
   const ZLIB = 2;
   const PALETTE = 3;
   const JPEG_HALF = 4;
+  const COPY = 5;
   // For tests and the benchmark: what arrived and what was drawn (last: the last update's rectangles as
   // [encoding, x, y, width, height]; pixels: pixels drawn so far by encoding number; drawMs: what the last
   // update cost the page, as its acknowledgement says).
-  const stats = window.__desktop = { updates: 0, rects: 0, bytes: 0, lastDrawAt: 0, last: [], pixels: [0, 0, 0, 0, 0], drawMs: 0, clipboard: null, state: 'connecting', control: false };
+  const stats = window.__desktop = { updates: 0, rects: 0, bytes: 0, lastDrawAt: 0, last: [], pixels: [0, 0, 0, 0, 0, 0], drawMs: 0, clipboard: null, state: 'connecting', control: false };
   let socket = null;
   let width = 0;
   let height = 0;
@@ -245,6 +247,8 @@ export const DESKTOP_HTML = `<!doctype html>
           pieces.push({ x, y, image: await paletteImage(current, w, h) });
         } else if (encoding === ZLIB) {
           pieces.push({ x, y, image: imageOf(await current.take(w * h * 3), w, h) });
+        } else if (encoding === COPY) {
+          pieces.push({ x, y, w, h, sourceY: await current.varint() });
         } else if (encoding === JPEG || encoding === JPEG_HALF) {
           const length = await current.varint();
           const jpeg = new Blob([bytes.subarray(tail, tail + length)], { type: 'image/jpeg' });
@@ -260,6 +264,12 @@ export const DESKTOP_HTML = `<!doctype html>
       for (const piece of pieces) {
         if (piece.image) {
           context.putImageData(piece.image, piece.x, piece.y);
+          continue;
+        }
+        if (piece.sourceY !== undefined) {
+          // A scroll: pixels the canvas already holds, moved. getImageData/putImageData copy them exactly
+          // (no smoothing or colour conversion), overlapping source and destination included.
+          context.putImageData(context.getImageData(piece.x, piece.sourceY, piece.w, piece.h), piece.x, piece.y);
           continue;
         }
         const bitmap = await piece.bitmap;

@@ -1,5 +1,6 @@
 // The remote desktop's picture of the screen, kept as a grid of tiles: which tiles changed since a viewer
 // last got them, and how a set of tiles becomes a few rectangles to encode. Pure code, no X.
+import type { Rows } from './scroll';
 
 export interface Rect {
   x: number;
@@ -108,6 +109,33 @@ export class TileSet {
 
   has(column: number, row: number): boolean {
     return this.bits[row * this.columns + column] === 1;
+  }
+
+  /** Takes every tile lying wholly inside `rect` out of the set (tiles it only overlaps stay). */
+  deleteInside(rect: Rect): void {
+    const x0 = Math.ceil(rect.x / TILE);
+    const y0 = Math.ceil(rect.y / TILE);
+    // A tile cut by the screen's right or bottom edge is whole when the rectangle reaches that edge.
+    const right = rect.x + rect.width;
+    const bottom = rect.y + rect.height;
+    const x1 = right >= this.width ? this.columns : Math.floor(right / TILE);
+    const y1 = bottom >= this.height ? this.rows : Math.floor(bottom / TILE);
+    for (let ty = y0; ty < y1; ty++)
+      if (x1 > x0) this.bits.fill(0, ty * this.columns + x0, ty * this.columns + x1);
+  }
+
+  /** Whether any tile `rect` touches is in the set. */
+  touches(rect: Rect): boolean {
+    const x0 = Math.max(0, Math.floor(rect.x / TILE));
+    const y0 = Math.max(0, Math.floor(rect.y / TILE));
+    const x1 = Math.min(this.columns, Math.ceil((rect.x + rect.width) / TILE));
+    const y1 = Math.min(this.rows, Math.ceil((rect.y + rect.height) / TILE));
+    for (let ty = y0; ty < y1; ty++) {
+      const at = ty * this.columns;
+      const i = this.bits.indexOf(1, at + x0);
+      if (i >= 0 && i < at + x1) return true;
+    }
+    return false;
   }
 
   /** Adds every tile of `other` (same screen), boxes included. */
@@ -305,6 +333,11 @@ export class ScreenCopy {
         );
       }
     }
+  }
+
+  /** The copy's rows of `rect`, for findScroll. */
+  rowsOf(rect: Rect): Rows {
+    return { words: this.#words, start: rect.y * this.width + rect.x, stride: this.width };
   }
 
   /** `rect`'s pixels as packed RGB (what the lossless encoders read). */
