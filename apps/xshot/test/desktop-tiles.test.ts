@@ -13,7 +13,7 @@ import {
   varint,
 } from '../src/web/remote/encode-tile';
 import { findScroll } from '../src/web/remote/scroll';
-import { MAX_BAND_TILES, ScreenCopy, TILE, TileSet } from '../src/web/remote/tiles';
+import { MAX_BAND_TILES, rgbOfWords, ScreenCopy, TILE, TileSet } from '../src/web/remote/tiles';
 
 function covered(set: TileSet): Set<string> {
   const tiles = new Set<string>();
@@ -75,7 +75,7 @@ test('ScreenCopy.update reports only the pixels that changed, as tiles with boxe
     width: 1,
     height: 1,
   });
-  expect(screen.extractRGB({ x: 149, y: 70, width: 2, height: 1 })).toEqual(
+  expect(rgbOfWords(screen.extractWords({ x: 149, y: 70, width: 2, height: 1 }))).toEqual(
     Buffer.from([0, 0, 0, 255, 128, 64]),
   );
   // A glyph-sized change across two tiles, captured as a rectangle of its own (stride of that rectangle).

@@ -340,23 +340,6 @@ export class ScreenCopy {
     return { words: this.#words, start: rect.y * this.width + rect.x, stride: this.width };
   }
 
-  /** `rect`'s pixels as packed RGB (what the lossless encoders read). */
-  extractRGB(rect: Rect): Buffer {
-    const out = Buffer.allocUnsafe(rect.width * rect.height * 3);
-    const words = this.#words;
-    let o = 0;
-    for (let y = rect.y; y < rect.y + rect.height; y++) {
-      const start = y * this.width + rect.x;
-      for (let i = start; i < start + rect.width; i++) {
-        const word = words[i]!;
-        out[o++] = (word >>> 16) & 255;
-        out[o++] = (word >>> 8) & 255;
-        out[o++] = word & 255;
-      }
-    }
-    return out;
-  }
-
   /** `rect`'s pixels as 0x00RRGGBB words, a copy. */
   extractWords(rect: Rect): Uint32Array {
     const out = new Uint32Array(rect.width * rect.height);
@@ -366,4 +349,16 @@ export class ScreenCopy {
     }
     return out;
   }
+}
+
+/** Packed 8-bit RGB of 0x00RRGGBB words (what the raw encoding and sharp read). */
+export function rgbOfWords(words: Uint32Array): Buffer {
+  const out = Buffer.allocUnsafe(words.length * 3);
+  for (let i = 0, o = 0; i < words.length; i++, o += 3) {
+    const word = words[i]!;
+    out[o] = (word >>> 16) & 255;
+    out[o + 1] = (word >>> 8) & 255;
+    out[o + 2] = word & 255;
+  }
+  return out;
 }
