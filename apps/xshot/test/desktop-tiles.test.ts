@@ -2,9 +2,11 @@
 // into rectangles that cover exactly them, which pixels of a capture really changed, how rectangles are
 // judged, packed as palettes, and laid out in an update. The page's decoding of them is desktop.test.ts's.
 import { createDeflate, createInflate } from 'node:zlib';
+import sharp from 'sharp';
 import {
   deflatePiece,
   encodePalette,
+  encodeRect,
   halfSize,
   looksLikeScreen,
   paletteBits,
@@ -325,4 +327,48 @@ test('deleteInside takes out the tiles wholly inside; touches sees any tile a re
   expect(set.touches({ x: 20, y: 20, width: 40, height: 10 })).toBe(false);
   expect(set.touches({ x: 20, y: 20, width: 40, height: 30 })).toBe(true); // reaches row 3
   expect(set.touches({ x: 15, y: 20, width: 10, height: 10 })).toBe(true); // column 0
+});
+
+test.each([
+  ['libjpeg-turbo', undefined],
+  ['sharp (libjpeg-turbo missing)', '/nonexistent/libturbojpeg.so.0'],
+])('a lossy rectangle through %s, whole and half size, decodes to its pixels', async (_encoder, library) => {
+  const saved = process.env.XSHOT_TURBOJPEG;
+  if (library) process.env.XSHOT_TURBOJPEG = library;
+  try {
+    // A smooth gradient in a 64x48 screen: JPEG keeps it within a few levels.
+    const screen = new ScreenCopy(64, 48);
+    const pixels = Buffer.alloc(64 * 48 * 4);
+    for (let y = 0; y < 48; y++)
+      for (let x = 0; x < 64; x++)
+        pixels.writeUInt32LE(((x * 4) << 16) | ((y * 5) << 8) | 128, (y * 64 + x) * 4);
+    screen.update({ x: 0, y: 0, width: 64, height: 48 }, pixels, 64 * 4, new TileSet(64, 48));
+    const rect = { x: 16, y: 8, width: 32, height: 32 };
+    for (const [mode, size] of [
+      ['lossy', 32],
+      ['lossy-half', 16],
+    ] as const) {
+      const encoded = await encodeRect(screen, rect, 90, mode);
+      expect(encoded?.encoding).toBe(mode === 'lossy' ? 'jpeg' : 'jpeg-half');
+      const { data, info } = await sharp(encoded!.data).raw().toBuffer({ resolveWithObject: true });
+      expect([info.width, info.height]).toEqual([size, size]);
+      const step = 32 / size;
+      for (const [x, y] of [
+        [0, 0],
+        [size - 1, size - 1],
+        [size >> 1, size >> 2],
+      ] as const) {
+        // The source pixel (the mean of its 2x2 at half size) at rect + (x, y) * step.
+        const sx = rect.x + x * step + (step - 1) / 2;
+        const sy = rect.y + y * step + (step - 1) / 2;
+        const at = (y * size + x) * 3;
+        expect(Math.abs(data[at]! - sx * 4)).toBeLessThanOrEqual(6);
+        expect(Math.abs(data[at + 1]! - sy * 5)).toBeLessThanOrEqual(6);
+        expect(Math.abs(data[at + 2]! - 128)).toBeLessThanOrEqual(6);
+      }
+    }
+  } finally {
+    if (saved === undefined) delete process.env.XSHOT_TURBOJPEG;
+    else process.env.XSHOT_TURBOJPEG = saved;
+  }
 });
